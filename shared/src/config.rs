@@ -1,0 +1,317 @@
+//! Configuration: the variant specs, the input limits and the deployment names, read from env.
+
+use std::collections::HashSet;
+use std::fmt;
+use std::str::FromStr;
+
+/// The variants produced when `IMGPIPE_VARIANTS` is not set.
+pub const DEFAULT_VARIANTS: &str =
+    "thumb:200x200:cover:jpeg:80,medium:800x800:inside:jpeg:82,large:1600x1600:inside:jpeg:82";
+/// 50 MiB: larger uploads are rejected by size before their body is read.
+pub const DEFAULT_MAX_BYTES: u64 = 50 * 1024 * 1024;
+/// 100 megapixels: larger images are rejected from their header, before decoding.
+pub const DEFAULT_MAX_PIXELS: u64 = 100_000_000;
+/// Upper bound on a variant's box, so a typo cannot ask for a gigapixel thumbnail.
+const MAX_VARIANT_EDGE: u32 = 8192;
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ConfigError {
+    #[error("variant spec `{spec}`: expected name:WIDTHxHEIGHT:fit:format:quality, {problem}")]
+    BadVariant { spec: String, problem: String },
+    #[error("variant name `{name}` is used twice")]
+    DuplicateVariant { name: String },
+    #[error("no variants configured")]
+    NoVariants,
+    #[error("environment variable {name} is required but not set")]
+    Missing { name: &'static str },
+    #[error("environment variable {name}=`{value}` is not a positive whole number")]
+    BadNumber { name: &'static str, value: String },
+}
+
+/// How a variant fits its box.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fit {
+    /// The whole image, scaled to fit inside the box (aspect ratio kept).
+    Inside,
+    /// Fill the box, cropping the overflow around the centre.
+    Cover,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutputFormat {
+    Jpeg,
+    WebP,
+}
+
+impl OutputFormat {
+    pub fn extension(self) -> &'static str {
+        match self {
+            OutputFormat::Jpeg => "jpg",
+            OutputFormat::WebP => "webp",
+        }
+    }
+
+    pub fn mime_type(self) -> &'static str {
+        match self {
+            OutputFormat::Jpeg => "image/jpeg",
+            OutputFormat::WebP => "image/webp",
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            OutputFormat::Jpeg => "jpeg",
+            OutputFormat::WebP => "webp",
+        }
+    }
+}
+
+impl fmt::Display for OutputFormat {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// One configured output: `thumb:200x200:cover:jpeg:80`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VariantSpec {
+    pub name: String,
+    pub width: u32,
+    pub height: u32,
+    pub fit: Fit,
+    pub format: OutputFormat,
+    /// 1–100.
+    pub quality: u8,
+}
+
+impl FromStr for VariantSpec {
+    type Err = ConfigError;
+
+    fn from_str(spec: &str) -> Result<Self, Self::Err> {
+        let bad = |problem: &str| ConfigError::BadVariant {
+            spec: spec.to_owned(),
+            problem: problem.to_owned(),
+        };
+        let parts: Vec<&str> = spec.trim().split(':').collect();
+        let [name, size, fit, format, quality] = parts[..] else {
+            return Err(bad("it needs exactly five `:`-separated fields"));
+        };
+        let name_ok = !name.is_empty()
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+        if !name_ok {
+            return Err(bad("the name must be non-empty letters, digits, `-` or `_`"));
+        }
+        let (width, height) = size
+            .split_once(['x', 'X'])
+            .and_then(|(w, h)| Some((w.parse::<u32>().ok()?, h.parse::<u32>().ok()?)))
+            .ok_or_else(|| bad("the size must look like 800x600"))?;
+        if !(1..=MAX_VARIANT_EDGE).contains(&width) || !(1..=MAX_VARIANT_EDGE).contains(&height) {
+            return Err(bad(&format!("width and height must be 1..={MAX_VARIANT_EDGE}")));
+        }
+        let fit = match fit.to_ascii_lowercase().as_str() {
+            "inside" => Fit::Inside,
+            "cover" => Fit::Cover,
+            _ => return Err(bad("the fit must be `inside` or `cover`")),
+        };
+        let format = match format.to_ascii_lowercase().as_str() {
+            "jpeg" | "jpg" => OutputFormat::Jpeg,
+            "webp" => OutputFormat::WebP,
+            _ => return Err(bad("the format must be `jpeg` or `webp`")),
+        };
+        let quality = quality
+            .parse::<u8>()
+            .ok()
+            .filter(|q| (1..=100).contains(q))
+            .ok_or_else(|| bad("the quality must be 1..=100"))?;
+        Ok(VariantSpec {
+            name: name.to_owned(),
+            width,
+            height,
+            fit,
+            format,
+            quality,
+        })
+    }
+}
+
+/// Parses a comma-separated list of variant specs, refusing duplicates and empty lists.
+pub fn parse_variants(list: &str) -> Result<Vec<VariantSpec>, ConfigError> {
+    let specs = list
+        .split(',')
+        .filter(|s| !s.trim().is_empty())
+        .map(str::parse)
+        .collect::<Result<Vec<VariantSpec>, _>>()?;
+    if specs.is_empty() {
+        return Err(ConfigError::NoVariants);
+    }
+    let mut seen = HashSet::new();
+    for spec in &specs {
+        if !seen.insert(spec.name.as_str()) {
+            return Err(ConfigError::DuplicateVariant {
+                name: spec.name.clone(),
+            });
+        }
+    }
+    Ok(specs)
+}
+
+/// Bounds checked before any pixel is decoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    pub max_bytes: u64,
+    pub max_pixels: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_bytes: DEFAULT_MAX_BYTES,
+            max_pixels: DEFAULT_MAX_PIXELS,
+        }
+    }
+}
+
+/// Everything the image path needs: what to make and what to refuse.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PipelineConfig {
+    pub variants: Vec<VariantSpec>,
+    pub limits: Limits,
+}
+
+impl PipelineConfig {
+    /// Reads `IMGPIPE_VARIANTS`, `IMGPIPE_MAX_BYTES` and `IMGPIPE_MAX_PIXELS` through `lookup`
+    /// (the process environment in production, a map in tests).
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let variants = parse_variants(
+            lookup("IMGPIPE_VARIANTS")
+                .as_deref()
+                .unwrap_or(DEFAULT_VARIANTS),
+        )?;
+        let limits = Limits {
+            max_bytes: number(&lookup, "IMGPIPE_MAX_BYTES", DEFAULT_MAX_BYTES)?,
+            max_pixels: number(&lookup, "IMGPIPE_MAX_PIXELS", DEFAULT_MAX_PIXELS)?,
+        };
+        Ok(PipelineConfig { variants, limits })
+    }
+
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+}
+
+impl Default for PipelineConfig {
+    fn default() -> Self {
+        PipelineConfig {
+            variants: parse_variants(DEFAULT_VARIANTS).unwrap_or_default(),
+            limits: Limits::default(),
+        }
+    }
+}
+
+/// Where the function reads and writes: the names the deployment gives it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StorageNames {
+    pub uploads_bucket: String,
+    pub derivatives_bucket: String,
+    pub table_name: String,
+}
+
+impl StorageNames {
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let required = |name: &'static str| {
+            lookup(name)
+                .filter(|v| !v.trim().is_empty())
+                .ok_or(ConfigError::Missing { name })
+        };
+        Ok(StorageNames {
+            uploads_bucket: required("UPLOADS_BUCKET")?,
+            derivatives_bucket: required("DERIVATIVES_BUCKET")?,
+            table_name: required("TABLE_NAME")?,
+        })
+    }
+
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+}
+
+fn number(
+    lookup: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+    default: u64,
+) -> Result<u64, ConfigError> {
+    match lookup(name) {
+        None => Ok(default),
+        Some(value) => value
+            .trim()
+            .parse::<u64>()
+            .ok()
+            .filter(|n| *n > 0)
+            .ok_or(ConfigError::BadNumber { name, value }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    #[test]
+    fn default_spec_parses_into_three_jpeg_variants() {
+        let specs = parse_variants(DEFAULT_VARIANTS).expect("default parses");
+        let names: Vec<&str> = specs.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(names, ["thumb", "medium", "large"]);
+        assert_eq!(specs[0].fit, Fit::Cover);
+        assert_eq!((specs[2].width, specs[2].height), (1600, 1600));
+        assert!(specs.iter().all(|s| s.format == OutputFormat::Jpeg));
+    }
+
+    #[test]
+    fn webp_variant_is_accepted() {
+        let spec: VariantSpec = "card:640x480:inside:webp:75".parse().expect("parses");
+        assert_eq!(spec.format, OutputFormat::WebP);
+        assert_eq!(spec.quality, 75);
+    }
+
+    #[test]
+    fn bad_specs_name_the_problem() {
+        for (spec, needle) in [
+            ("thumb:200x200:cover:jpeg", "five"),
+            ("thumb:200:cover:jpeg:80", "800x600"),
+            ("thumb:0x200:cover:jpeg:80", "1..="),
+            ("thumb:200x200:stretch:jpeg:80", "fit"),
+            ("thumb:200x200:cover:gif:80", "format"),
+            ("thumb:200x200:cover:jpeg:0", "quality"),
+            ("th/umb:200x200:cover:jpeg:80", "name"),
+        ] {
+            let err = parse_variants(spec).expect_err(spec).to_string();
+            assert!(err.contains(needle), "{spec}: {err}");
+        }
+        assert_eq!(
+            parse_variants("a:1x1:inside:jpeg:80,a:2x2:inside:jpeg:80"),
+            Err(ConfigError::DuplicateVariant { name: "a".into() })
+        );
+        assert_eq!(parse_variants(" , "), Err(ConfigError::NoVariants));
+    }
+
+    #[test]
+    fn env_overrides_limits_and_rejects_garbage() {
+        let env: HashMap<&str, &str> = [("IMGPIPE_MAX_BYTES", "1024")].into();
+        let config = PipelineConfig::from_lookup(|k| env.get(k).map(|v| v.to_string()))
+            .expect("valid config");
+        assert_eq!(config.limits.max_bytes, 1024);
+        assert_eq!(config.limits.max_pixels, DEFAULT_MAX_PIXELS);
+
+        let env: HashMap<&str, &str> = [("IMGPIPE_MAX_PIXELS", "lots")].into();
+        let err = PipelineConfig::from_lookup(|k| env.get(k).map(|v| v.to_string()));
+        assert!(matches!(err, Err(ConfigError::BadNumber { name: "IMGPIPE_MAX_PIXELS", .. })));
+    }
+
+    #[test]
+    fn storage_names_are_required() {
+        let err = StorageNames::from_lookup(|_| None);
+        assert_eq!(err, Err(ConfigError::Missing { name: "UPLOADS_BUCKET" }));
+    }
+}

@@ -1,0 +1,39 @@
+//! Why an input was refused. Every variant is a property of the input, so a rejected upload is
+//! recorded and never retried: retrying cannot change the bytes.
+
+use super::sniff::Sniffed;
+
+#[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
+pub enum Rejection {
+    #[error("empty file")]
+    Empty,
+    #[error("file is {bytes} bytes, over the {limit}-byte limit")]
+    TooLarge { bytes: u64, limit: u64 },
+    #[error("unsupported format: {detected}")]
+    UnsupportedFormat { detected: Sniffed },
+    #[error("image is {width}x{height} ({pixels} pixels), over the {limit}-pixel limit")]
+    TooManyPixels {
+        width: u32,
+        height: u32,
+        pixels: u64,
+        limit: u64,
+    },
+    #[error("corrupt {format}: {detail}")]
+    Corrupt { format: &'static str, detail: String },
+    #[error("cannot encode variant `{variant}`: {detail}")]
+    Encode { variant: String, detail: String },
+}
+
+impl Rejection {
+    /// A short stable code for the reason, for filtering and metrics.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Rejection::Empty => "empty",
+            Rejection::TooLarge { .. } => "too_large",
+            Rejection::UnsupportedFormat { .. } => "unsupported_format",
+            Rejection::TooManyPixels { .. } => "too_many_pixels",
+            Rejection::Corrupt { .. } => "corrupt",
+            Rejection::Encode { .. } => "encode_failed",
+        }
+    }
+}

@@ -1,0 +1,134 @@
+//! The image path: sniff → limits → decode → resize (in the stored orientation) → colour →
+//! orient → encode. Variants are planned on the upright image; resizing before rotating gives
+//! the same pixels at a fraction of the cost, since only the small variants are rotated.
+
+mod colour;
+mod decode;
+mod encode;
+mod error;
+pub mod geometry;
+mod resize;
+mod sniff;
+
+use fast_image_resize::Resizer;
+use image::metadata::Orientation;
+use image::DynamicImage;
+
+use crate::config::{OutputFormat, PipelineConfig};
+use crate::metadata::{read_exif, ExifFields, Gps};
+pub use colour::ColourConversion;
+pub use error::Rejection;
+pub use sniff::{sniff, Sniffed, Supported};
+
+/// A photo turned into its variants.
+#[derive(Debug, Clone)]
+pub struct ProcessedImage {
+    pub format: Supported,
+    /// Upright dimensions.
+    pub width: u32,
+    pub height: u32,
+    /// The EXIF orientation that was applied (1 when none).
+    pub orientation: u8,
+    pub exif: Option<ExifFields>,
+    pub gps: Option<Gps>,
+    /// Whether an embedded colour profile was converted to sRGB.
+    pub converted_to_srgb: bool,
+    pub variants: Vec<EncodedVariant>,
+}
+
+/// One encoded variant, not yet stored anywhere.
+#[derive(Debug, Clone)]
+pub struct EncodedVariant {
+    pub name: String,
+    pub format: OutputFormat,
+    pub width: u32,
+    pub height: u32,
+    pub data: Vec<u8>,
+}
+
+/// Turns the bytes of one upload into its variants, or says why it cannot.
+pub fn process(bytes: &[u8], config: &PipelineConfig) -> Result<ProcessedImage, Rejection> {
+    if bytes.is_empty() {
+        return Err(Rejection::Empty);
+    }
+    let size = bytes.len() as u64;
+    if size > config.limits.max_bytes {
+        return Err(Rejection::TooLarge {
+            bytes: size,
+            limit: config.limits.max_bytes,
+        });
+    }
+    let format = match sniff(bytes) {
+        Sniffed::Supported(format) => format,
+        other => return Err(Rejection::UnsupportedFormat { detected: other }),
+    };
+    let exif = read_exif(bytes);
+    let decoded = decode::decode(bytes, format, &config.limits)?;
+    let source = working_pixels(decoded.image);
+    let with_alpha = matches!(source, DynamicImage::ImageRgba8(_));
+    let colour = ColourConversion::for_profile(decoded.icc_profile.as_deref(), with_alpha);
+    let orientation = Orientation::from_exif(exif.orientation).unwrap_or(Orientation::NoTransforms);
+    let transposed = swaps_axes(orientation);
+    let (width, height) = if transposed {
+        (source.height(), source.width())
+    } else {
+        (source.width(), source.height())
+    };
+
+    let mut resizer = Resizer::new();
+    let mut variants = Vec::with_capacity(config.variants.len());
+    for spec in &config.variants {
+        let plan = geometry::plan(spec, width, height);
+        let plan = if transposed { plan.transposed() } else { plan };
+        let encode_failed = |detail: String| Rejection::Encode {
+            variant: spec.name.clone(),
+            detail,
+        };
+        let mut variant = resize::resize(&mut resizer, &source, &plan).map_err(encode_failed)?;
+        match &mut variant {
+            DynamicImage::ImageRgb8(pixels) => colour.apply(pixels),
+            DynamicImage::ImageRgba8(pixels) => colour.apply(pixels),
+            _ => {}
+        }
+        variant.apply_orientation(orientation);
+        let data = encode::encode(&variant, spec.format, spec.quality).map_err(encode_failed)?;
+        variants.push(EncodedVariant {
+            name: spec.name.clone(),
+            format: spec.format,
+            width: variant.width(),
+            height: variant.height(),
+            data,
+        });
+    }
+    Ok(ProcessedImage {
+        format,
+        width,
+        height,
+        orientation: exif.orientation,
+        exif: exif.fields,
+        gps: exif.gps,
+        converted_to_srgb: colour.converts(),
+        variants,
+    })
+}
+
+/// 8-bit RGB, or RGBA when the image has alpha: what the resizer, colour transform and encoders
+/// share. Gray, 16-bit and float images are converted once here.
+fn working_pixels(image: DynamicImage) -> DynamicImage {
+    match image {
+        DynamicImage::ImageRgb8(_) | DynamicImage::ImageRgba8(_) => image,
+        other if other.color().has_alpha() => DynamicImage::ImageRgba8(other.into_rgba8()),
+        other => DynamicImage::ImageRgb8(other.into_rgb8()),
+    }
+}
+
+/// Orientations 5–8 store the picture transposed (rotated a quarter turn).
+fn swaps_axes(orientation: Orientation) -> bool {
+    matches!(
+        orientation,
+        Orientation::Rotate90
+            | Orientation::Rotate270
+            | Orientation::Rotate90FlipH
+            | Orientation::Rotate270FlipH
+    )
+}
