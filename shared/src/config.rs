@@ -101,14 +101,18 @@ impl FromStr for VariantSpec {
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
         if !name_ok {
-            return Err(bad("the name must be non-empty letters, digits, `-` or `_`"));
+            return Err(bad(
+                "the name must be non-empty letters, digits, `-` or `_`",
+            ));
         }
         let (width, height) = size
             .split_once(['x', 'X'])
             .and_then(|(w, h)| Some((w.parse::<u32>().ok()?, h.parse::<u32>().ok()?)))
             .ok_or_else(|| bad("the size must look like 800x600"))?;
         if !(1..=MAX_VARIANT_EDGE).contains(&width) || !(1..=MAX_VARIANT_EDGE).contains(&height) {
-            return Err(bad(&format!("width and height must be 1..={MAX_VARIANT_EDGE}")));
+            return Err(bad(&format!(
+                "width and height must be 1..={MAX_VARIANT_EDGE}"
+            )));
         }
         let fit = match fit.to_ascii_lowercase().as_str() {
             "inside" => Fit::Inside,
@@ -306,12 +310,23 @@ mod tests {
 
         let env: HashMap<&str, &str> = [("IMGPIPE_MAX_PIXELS", "lots")].into();
         let err = PipelineConfig::from_lookup(|k| env.get(k).map(|v| v.to_string()));
-        assert!(matches!(err, Err(ConfigError::BadNumber { name: "IMGPIPE_MAX_PIXELS", .. })));
+        assert!(matches!(
+            err,
+            Err(ConfigError::BadNumber {
+                name: "IMGPIPE_MAX_PIXELS",
+                ..
+            })
+        ));
     }
 
     #[test]
     fn storage_names_are_required() {
         let err = StorageNames::from_lookup(|_| None);
-        assert_eq!(err, Err(ConfigError::Missing { name: "UPLOADS_BUCKET" }));
+        assert_eq!(
+            err,
+            Err(ConfigError::Missing {
+                name: "UPLOADS_BUCKET"
+            })
+        );
     }
 }

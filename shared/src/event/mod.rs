@@ -161,7 +161,8 @@ fn parse_s3_record(raw: Value) -> Result<Option<S3Record>, EventError> {
         return Ok(None);
     };
     let object = record.s3.object;
-    let sequencer = Sequencer::from_event(object.sequencer.as_deref(), record.event_time.as_deref());
+    let sequencer =
+        Sequencer::from_event(object.sequencer.as_deref(), record.event_time.as_deref());
     Ok(Some(S3Record {
         event,
         key: decode_key(&object.key)?,

@@ -15,10 +15,9 @@ pub struct Sequencer(String);
 
 impl Sequencer {
     pub fn from_event(sequencer: Option<&str>, event_time: Option<&str>) -> Self {
-        if let Some(hex) = sequencer
-            .map(str::trim)
-            .filter(|s| !s.is_empty() && s.len() <= WIDTH && s.bytes().all(|b| b.is_ascii_hexdigit()))
-        {
+        if let Some(hex) = sequencer.map(str::trim).filter(|s| {
+            !s.is_empty() && s.len() <= WIDTH && s.bytes().all(|b| b.is_ascii_hexdigit())
+        }) {
             return Sequencer(format!("{:0>WIDTH$}", hex.to_ascii_uppercase()));
         }
         let nanos = event_time

@@ -22,14 +22,20 @@ fn decodes_aws_form_urlencoded_key_with_plus_and_unicode() {
     assert_eq!(record.bucket, "imgpipe-uploads");
     assert_eq!(record.key, "holiday/my photo été +1.jpg");
     assert_eq!(record.size, Some(12345));
-    assert_eq!(record.sequencer.as_str(), format!("{:0>32}", "0055AED6DCD90281E5"));
+    assert_eq!(
+        record.sequencer.as_str(),
+        format!("{:0>32}", "0055AED6DCD90281E5")
+    );
 }
 
 #[test]
 fn decodes_moto_key_with_encoded_slash_and_tolerates_missing_fields() {
     let records = parse_s3_body(&fixture("s3-put-moto.json")).expect("lenient parse");
     assert_eq!(records[0].key, "uploads/my photo.jpg");
-    assert_eq!(records[0].etag.as_deref(), Some("900150983cd24fb0d6963f7d28e17f72"));
+    assert_eq!(
+        records[0].etag.as_deref(),
+        Some("900150983cd24fb0d6963f7d28e17f72")
+    );
     // No sequencer: the event time stands in, and it orders like one.
     let earlier = Sequencer::from_event(None, Some("2026-11-26T05:43:40.139Z"));
     assert!(earlier < records[0].sequencer);
@@ -43,7 +49,10 @@ fn decodes_localstack_percent_encoded_space() {
 
 #[test]
 fn test_event_yields_no_records() {
-    assert_eq!(parse_s3_body(&fixture("s3-test-event.json")), Ok(Vec::new()));
+    assert_eq!(
+        parse_s3_body(&fixture("s3-test-event.json")),
+        Ok(Vec::new())
+    );
 }
 
 #[test]
@@ -52,7 +61,10 @@ fn removed_event_without_size_is_a_removal() {
     assert_eq!(records[0].event, ObjectEvent::Removed);
     assert_eq!(records[0].size, None);
     let created = &direct("s3-put-aws.json")[0];
-    assert!(created.sequencer < records[0].sequencer, "the delete came later");
+    assert!(
+        created.sequencer < records[0].sequencer,
+        "the delete came later"
+    );
 }
 
 #[test]
@@ -70,7 +82,11 @@ fn sqs_batch_keeps_message_ids_and_isolates_bad_bodies() {
     let ids: Vec<&str> = messages.iter().map(|m| m.message_id.as_str()).collect();
     assert_eq!(ids, ["msg-1", "msg-2", "msg-3", "msg-broken"]);
     assert_eq!(messages[0].records.as_ref().map(Vec::len), Ok(1));
-    assert_eq!(messages[1].records.as_ref().map(Vec::len), Ok(0), "test event");
+    assert_eq!(
+        messages[1].records.as_ref().map(Vec::len),
+        Ok(0),
+        "test event"
+    );
     assert_eq!(
         messages[2].records.as_ref().map(|r| r[0].key.clone()),
         Ok("uploads/my photo.jpg".to_owned())
@@ -93,5 +109,8 @@ fn ignores_events_it_does_not_act_on() {
 
 #[test]
 fn non_event_payload_is_a_shape_error() {
-    assert!(matches!(parse_invocation(serde_json::json!([1, 2])), Err(EventError::Shape(_))));
+    assert!(matches!(
+        parse_invocation(serde_json::json!([1, 2])),
+        Err(EventError::Shape(_))
+    ));
 }

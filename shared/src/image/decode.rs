@@ -2,7 +2,11 @@
 
 use std::io::Cursor;
 
-use image::{DynamicImage, ImageDecoder, ImageError, ImageReader};
+use image::{DynamicImage, GrayImage, ImageDecoder, ImageError, ImageReader, RgbImage};
+use zune_core::bytestream::ZCursor;
+use zune_core::colorspace::ColorSpace;
+use zune_core::options::DecoderOptions;
+use zune_jpeg::JpegDecoder;
 
 use super::error::Rejection;
 use super::sniff::Supported;
@@ -23,10 +27,78 @@ pub struct Decoded {
 /// Reads the header, refuses images over the pixel limit before any pixel buffer exists, then
 /// decodes the first frame.
 pub fn decode(bytes: &[u8], format: Supported, limits: &Limits) -> Result<Decoded, Rejection> {
+    if format == Supported::Jpeg {
+        return decode_jpeg(bytes, limits);
+    }
     let corrupt = |e: ImageError| to_rejection(format, e);
     let reader = ImageReader::with_format(Cursor::new(bytes), format.image_format());
     let mut decoder = reader.into_decoder().map_err(corrupt)?;
     let (width, height) = decoder.dimensions();
+    let pixels = check_pixels(format, width, height, limits)?;
+    // Belt and braces: the decoder itself may not allocate beyond what the pixels need.
+    let mut decoder_limits = image::Limits::default();
+    decoder_limits.max_alloc = Some(pixels * MAX_BYTES_PER_PIXEL + DECODER_HEADROOM_BYTES);
+    decoder.set_limits(decoder_limits).map_err(corrupt)?;
+    // A broken profile must not sink an otherwise good photo; colour then falls back to sRGB.
+    let icc_profile = decoder.icc_profile().ok().flatten();
+    let image = DynamicImage::from_decoder(decoder).map_err(corrupt)?;
+    Ok(Decoded { image, icc_profile })
+}
+
+/// JPEGs are decoded by zune-jpeg directly rather than through `image`, which runs it in its
+/// lenient mode: lenient, a truncated upload or one with broken entropy data "decodes" into a
+/// grey-smeared picture. Strict mode refuses those and still reads every camera JPEG in the
+/// corpus. CMYK and YCCK (Adobe, inverted) come out as RGB.
+fn decode_jpeg(bytes: &[u8], limits: &Limits) -> Result<Decoded, Rejection> {
+    let corrupt = |e: zune_jpeg::errors::DecodeErrors| Rejection::Corrupt {
+        format: Supported::Jpeg.name(),
+        detail: e.to_string(),
+    };
+    // Our own pixel limit applies below; zune's default caps would only blur the reason.
+    let options = DecoderOptions::default()
+        .set_strict_mode(true)
+        .set_max_width(usize::MAX)
+        .set_max_height(usize::MAX);
+    let mut decoder = JpegDecoder::new_with_options(ZCursor::new(bytes), options);
+    decoder.decode_headers().map_err(corrupt)?;
+    let (Some(info), Some(input)) = (decoder.info(), decoder.input_colorspace()) else {
+        return Err(Rejection::Corrupt {
+            format: Supported::Jpeg.name(),
+            detail: "no frame header".to_owned(),
+        });
+    };
+    let (width, height) = (u32::from(info.width), u32::from(info.height));
+    check_pixels(Supported::Jpeg, width, height, limits)?;
+    let gray = matches!(input, ColorSpace::Luma | ColorSpace::LumaA);
+    let output = if gray {
+        ColorSpace::Luma
+    } else {
+        ColorSpace::RGB
+    };
+    decoder.set_options(decoder.options().jpeg_set_out_colorspace(output));
+    let icc_profile = decoder.icc_profile();
+    let pixels = decoder.decode().map_err(corrupt)?;
+    let wrong_length = || Rejection::Corrupt {
+        format: Supported::Jpeg.name(),
+        detail: "decoded data does not match the frame size".to_owned(),
+    };
+    let image = if gray {
+        DynamicImage::ImageLuma8(
+            GrayImage::from_raw(width, height, pixels).ok_or_else(wrong_length)?,
+        )
+    } else {
+        DynamicImage::ImageRgb8(RgbImage::from_raw(width, height, pixels).ok_or_else(wrong_length)?)
+    };
+    Ok(Decoded { image, icc_profile })
+}
+
+/// Refuses images over the pixel limit (decompression bombs) from their header alone.
+fn check_pixels(
+    format: Supported,
+    width: u32,
+    height: u32,
+    limits: &Limits,
+) -> Result<u64, Rejection> {
     let pixels = u64::from(width) * u64::from(height);
     if pixels > limits.max_pixels {
         return Err(Rejection::TooManyPixels {
@@ -42,14 +114,7 @@ pub fn decode(bytes: &[u8], format: Supported, limits: &Limits) -> Result<Decode
             detail: format!("header declares a {width}x{height} image"),
         });
     }
-    // Belt and braces: the decoder itself may not allocate beyond what the pixels need.
-    let mut decoder_limits = image::Limits::default();
-    decoder_limits.max_alloc = Some(pixels * MAX_BYTES_PER_PIXEL + DECODER_HEADROOM_BYTES);
-    decoder.set_limits(decoder_limits).map_err(corrupt)?;
-    // A broken profile must not sink an otherwise good photo; colour then falls back to sRGB.
-    let icc_profile = decoder.icc_profile().ok().flatten();
-    let image = DynamicImage::from_decoder(decoder).map_err(corrupt)?;
-    Ok(Decoded { image, icc_profile })
+    Ok(pixels)
 }
 
 fn to_rejection(format: Supported, error: ImageError) -> Rejection {

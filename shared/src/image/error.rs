@@ -19,7 +19,10 @@ pub enum Rejection {
         limit: u64,
     },
     #[error("corrupt {format}: {detail}")]
-    Corrupt { format: &'static str, detail: String },
+    Corrupt {
+        format: &'static str,
+        detail: String,
+    },
     #[error("cannot encode variant `{variant}`: {detail}")]
     Encode { variant: String, detail: String },
 }

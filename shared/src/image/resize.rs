@@ -14,7 +14,12 @@ pub fn resize(
     let mut target = DynamicImage::new(plan.width, plan.height, source.color());
     let options = ResizeOptions::new()
         .resize_alg(ResizeAlg::Convolution(FilterType::Lanczos3))
-        .crop(plan.crop.left, plan.crop.top, plan.crop.width, plan.crop.height);
+        .crop(
+            plan.crop.left,
+            plan.crop.top,
+            plan.crop.width,
+            plan.crop.height,
+        );
     resizer
         .resize(source, &mut target, &options)
         .map_err(|e| e.to_string())?;

@@ -151,24 +151,47 @@ mod tests {
 
     #[test]
     fn recognises_supported_magic() {
-        assert_eq!(sniff(b"\xFF\xD8\xFF\xE0rest"), Sniffed::Supported(Supported::Jpeg));
-        assert_eq!(sniff(b"\x89PNG\r\n\x1a\nrest"), Sniffed::Supported(Supported::Png));
+        assert_eq!(
+            sniff(b"\xFF\xD8\xFF\xE0rest"),
+            Sniffed::Supported(Supported::Jpeg)
+        );
+        assert_eq!(
+            sniff(b"\x89PNG\r\n\x1a\nrest"),
+            Sniffed::Supported(Supported::Png)
+        );
         assert_eq!(sniff(b"GIF89a...."), Sniffed::Supported(Supported::Gif));
         assert_eq!(sniff(b"MM\0*...."), Sniffed::Supported(Supported::Tiff));
-        assert_eq!(sniff(b"RIFF\0\0\0\0WEBPVP8 "), Sniffed::Supported(Supported::WebP));
+        assert_eq!(
+            sniff(b"RIFF\0\0\0\0WEBPVP8 "),
+            Sniffed::Supported(Supported::WebP)
+        );
     }
 
     #[test]
     fn names_what_it_will_not_decode() {
-        assert_eq!(sniff(b"\0\0\0\x18ftypheic\0\0"), Sniffed::Unsupported("heic"));
-        assert_eq!(sniff(b"\0\0\0\x18ftypmif1\0\0"), Sniffed::Unsupported("heif"));
-        assert_eq!(sniff(b"\0\0\0\x18ftypavif\0\0"), Sniffed::Unsupported("avif"));
+        assert_eq!(
+            sniff(b"\0\0\0\x18ftypheic\0\0"),
+            Sniffed::Unsupported("heic")
+        );
+        assert_eq!(
+            sniff(b"\0\0\0\x18ftypmif1\0\0"),
+            Sniffed::Unsupported("heif")
+        );
+        assert_eq!(
+            sniff(b"\0\0\0\x18ftypavif\0\0"),
+            Sniffed::Unsupported("avif")
+        );
         assert_eq!(sniff(b"%PDF-1.7\n"), Sniffed::Unsupported("pdf"));
         assert_eq!(
-            sniff(b"<?xml version=\"1.0\"?>\n<!-- x -->\n<svg xmlns=\"http://www.w3.org/2000/svg\"/>"),
+            sniff(
+                b"<?xml version=\"1.0\"?>\n<!-- x -->\n<svg xmlns=\"http://www.w3.org/2000/svg\"/>"
+            ),
             Sniffed::Unsupported("svg")
         );
-        assert_eq!(sniff("hello, wörld\n".as_bytes()), Sniffed::Unsupported("text"));
+        assert_eq!(
+            sniff("hello, wörld\n".as_bytes()),
+            Sniffed::Unsupported("text")
+        );
         assert_eq!(sniff(&[0x00, 0x01, 0x02, 0x9F, 0xFE]), Sniffed::Unknown);
         assert_eq!(sniff(b""), Sniffed::Unknown);
     }

@@ -44,7 +44,10 @@ pub fn read_exif(bytes: &[u8]) -> ExifSummary {
         .read_from_container(&mut Cursor::new(bytes))
         .or_else(|e| {
             e.distill_partial_result(|errors| {
-                tracing::debug!(count = errors.len(), "EXIF partly unreadable; kept the rest");
+                tracing::debug!(
+                    count = errors.len(),
+                    "EXIF partly unreadable; kept the rest"
+                );
             })
         });
     match parsed {
@@ -128,7 +131,8 @@ fn taken_at(datetime: Option<&Field>, offset: Option<&Field>) -> Option<String> 
 
 fn gps(exif: &Exif) -> Option<Gps> {
     let field = |tag: Tag| exif.get_field(tag, In::PRIMARY);
-    let latitude = degrees(field(Tag::GPSLatitude)?)? * hemisphere(field(Tag::GPSLatitudeRef), b'S');
+    let latitude =
+        degrees(field(Tag::GPSLatitude)?)? * hemisphere(field(Tag::GPSLatitudeRef), b'S');
     let longitude =
         degrees(field(Tag::GPSLongitude)?)? * hemisphere(field(Tag::GPSLongitudeRef), b'W');
     if !(-90.0..=90.0).contains(&latitude) || !(-180.0..=180.0).contains(&longitude) {

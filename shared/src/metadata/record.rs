@@ -62,7 +62,11 @@ pub struct ImageRecord {
 
 impl ImageRecord {
     /// The record of a processed photo; `variants` already carry the keys they were written to.
-    pub fn processed(original: &[u8], image: &ProcessedImage, variants: Vec<VariantRecord>) -> Self {
+    pub fn processed(
+        original: &[u8],
+        image: &ProcessedImage,
+        variants: Vec<VariantRecord>,
+    ) -> Self {
         ImageRecord {
             status: Status::Processed,
             reason: None,

@@ -1,0 +1,383 @@
+//! The image path on real photos: orientation, EXIF, formats, colour, privacy and rejections.
+
+use imgpipe::config::{parse_variants, Limits, PipelineConfig};
+use imgpipe::image::{process, ProcessedImage, Rejection, Sniffed};
+use imgpipe::metadata::read_exif;
+
+fn fixture(path: &str) -> Vec<u8> {
+    let full = format!("{}/../fixtures/{path}", env!("CARGO_MANIFEST_DIR"));
+    std::fs::read(&full).unwrap_or_else(|e| panic!("{full}: {e}"))
+}
+
+fn config(variants: &str) -> PipelineConfig {
+    PipelineConfig {
+        variants: parse_variants(variants).expect("valid spec"),
+        limits: Limits::default(),
+    }
+}
+
+fn processed(path: &str, variants: &str) -> ProcessedImage {
+    process(&fixture(path), &config(variants)).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+fn decode_variant(image: &ProcessedImage, index: usize) -> image::RgbImage {
+    image::load_from_memory(&image.variants[index].data)
+        .expect("variant decodes")
+        .to_rgb8()
+}
+
+/// Mean absolute difference per channel between two images of one size.
+fn distance(a: &image::RgbImage, b: &image::RgbImage) -> f64 {
+    assert_eq!(a.dimensions(), b.dimensions());
+    let sum: u64 = a
+        .as_raw()
+        .iter()
+        .zip(b.as_raw())
+        .map(|(x, y)| u64::from(x.abs_diff(*y)))
+        .sum();
+    sum as f64 / a.as_raw().len() as f64
+}
+
+/// Every way the picture could have come out: the eight EXIF orientations applied to `upright`.
+fn all_orientations(upright: &image::RgbImage) -> Vec<image::RgbImage> {
+    use image::imageops::{flip_horizontal, rotate180, rotate270, rotate90};
+    let mirrored = flip_horizontal(upright);
+    vec![
+        upright.clone(),
+        rotate90(upright),
+        rotate180(upright),
+        rotate270(upright),
+        mirrored.clone(),
+        rotate90(&mirrored),
+        rotate180(&mirrored),
+        rotate270(&mirrored),
+    ]
+}
+
+#[test]
+fn every_orientation_comes_out_upright_in_landscape_and_portrait() {
+    for shape in ["Landscape", "Portrait"] {
+        let reference_photo = processed(
+            &format!("orientation/{shape}_1.jpg"),
+            "v:300x300:inside:jpeg:92",
+        );
+        let reference = decode_variant(&reference_photo, 0);
+        let expected_size = if shape == "Landscape" {
+            (300, 200)
+        } else {
+            (200, 300)
+        };
+        assert_eq!(reference.dimensions(), expected_size);
+        let candidates = all_orientations(&reference);
+        for n in 0..=8 {
+            let photo = processed(
+                &format!("orientation/{shape}_{n}.jpg"),
+                "v:300x300:inside:jpeg:92",
+            );
+            let upright_size = if shape == "Landscape" {
+                (1800, 1200)
+            } else {
+                (1200, 1800)
+            };
+            assert_eq!(
+                (photo.width, photo.height),
+                upright_size,
+                "{shape}_{n} record size"
+            );
+            let variant = decode_variant(&photo, 0);
+            assert_eq!(
+                variant.dimensions(),
+                expected_size,
+                "{shape}_{n} variant size"
+            );
+            // Upright means closest to the upright reference among all eight candidates.
+            let scores: Vec<f64> = candidates
+                .iter()
+                .filter(|c| c.dimensions() == variant.dimensions())
+                .map(|c| distance(&variant, c))
+                .collect();
+            let upright_score = distance(&variant, &reference);
+            assert!(
+                upright_score < 6.0,
+                "{shape}_{n}: differs from upright by {upright_score}"
+            );
+            let others_best = scores
+                .iter()
+                .copied()
+                .filter(|s| *s > upright_score)
+                .fold(f64::MAX, f64::min);
+            assert!(
+                upright_score * 3.0 < others_best,
+                "{shape}_{n}: upright {upright_score} vs next best {others_best}"
+            );
+        }
+    }
+}
+
+#[test]
+fn reads_known_exif_from_three_cameras() {
+    let canon = read_exif(&fixture("cameras/Canon_40D.jpg"))
+        .fields
+        .expect("EXIF");
+    assert_eq!(canon.make.as_deref(), Some("Canon"));
+    assert_eq!(canon.model.as_deref(), Some("Canon EOS 40D"));
+    assert_eq!(canon.taken_at.as_deref(), Some("2008-05-30T15:56:01"));
+    assert_eq!(canon.exposure_time, Some(0.00625));
+    assert_eq!(canon.f_number, Some(7.1));
+    assert_eq!(canon.iso, Some(100));
+    assert_eq!(canon.focal_length_mm, Some(135.0));
+
+    let nikon = read_exif(&fixture("cameras/Nikon_D70.jpg"))
+        .fields
+        .expect("EXIF");
+    assert_eq!(nikon.make.as_deref(), Some("NIKON CORPORATION"));
+    assert_eq!(nikon.model.as_deref(), Some("NIKON D70"));
+    assert_eq!(nikon.taken_at.as_deref(), Some("2008-03-15T09:52:01"));
+    assert_eq!((nikon.f_number, nikon.iso), (Some(9.0), Some(200)));
+
+    let fuji = read_exif(&fixture("cameras/Fujifilm_FinePix_E500.jpg"))
+        .fields
+        .expect("EXIF");
+    assert_eq!(fuji.model.as_deref(), Some("FinePix E500"));
+    assert_eq!(fuji.focal_length_mm, Some(4.7));
+    assert_eq!(fuji.exposure_time, Some(0.0125));
+}
+
+#[test]
+fn gps_comes_out_as_signed_decimals() {
+    let summary = read_exif(&fixture("cameras/DSCN0010.jpg"));
+    let gps = summary.gps.expect("GPS present");
+    assert!(
+        (gps.latitude - 43.467_448_3).abs() < 1e-6,
+        "{}",
+        gps.latitude
+    );
+    assert!(
+        (gps.longitude - 11.885_126_6).abs() < 1e-6,
+        "{}",
+        gps.longitude
+    );
+    assert_eq!(
+        summary.fields.and_then(|f| f.model).as_deref(),
+        Some("COOLPIX P6000")
+    );
+}
+
+#[test]
+fn odd_exif_never_rejects_the_photo() {
+    for path in [
+        "cameras/30-type_error.jpg",
+        "cameras/67-0_length_string.jpg",
+        "cameras/45-gps_ifd.jpg",
+    ] {
+        let photo = processed(path, "t:64x64:cover:jpeg:80");
+        assert_eq!(photo.variants.len(), 1, "{path}");
+    }
+}
+
+#[test]
+fn variants_carry_no_exif_or_gps() {
+    let photo = processed(
+        "cameras/DSCN0010.jpg",
+        "t:200x200:cover:jpeg:80,w:300x300:inside:webp:80",
+    );
+    for variant in &photo.variants {
+        let summary = read_exif(&variant.data);
+        assert_eq!(summary.fields, None, "{} has EXIF", variant.name);
+        assert_eq!(summary.gps, None, "{} has GPS", variant.name);
+        let needle = b"Exif\0\0";
+        assert!(
+            !variant.data.windows(needle.len()).any(|w| w == needle),
+            "{}",
+            variant.name
+        );
+    }
+}
+
+#[test]
+fn default_variants_have_configured_sizes_and_never_upscale() {
+    let photo =
+        process(&fixture("photos/DSCN0010.jpg"), &PipelineConfig::default()).expect("processes");
+    let sizes: Vec<(&str, u32, u32)> = photo
+        .variants
+        .iter()
+        .map(|v| (v.name.as_str(), v.width, v.height))
+        .collect();
+    // 640×480 source: the thumb is cropped square, medium and large stay at the source size.
+    assert_eq!(
+        sizes,
+        [
+            ("thumb", 200, 200),
+            ("medium", 640, 480),
+            ("large", 640, 480)
+        ]
+    );
+    for v in &photo.variants {
+        let decoded = image::load_from_memory(&v.data).expect("decodes");
+        assert_eq!((decoded.width(), decoded.height()), (v.width, v.height));
+    }
+}
+
+#[test]
+fn webp_variants_are_lossy_and_smaller_than_lossless() {
+    let photo = processed("photos/DSCN0010.jpg", "w:640x640:inside:webp:80");
+    let data = &photo.variants[0].data;
+    assert_eq!(&data[8..12], b"WEBP");
+    assert_eq!(&data[12..16], b"VP8 ", "lossy VP8, not VP8L");
+}
+
+fn mean_colour(image: &image::RgbImage, x0: u32, x1: u32) -> [f64; 3] {
+    let mut sum = [0u64; 3];
+    let mut n = 0u64;
+    for (x, _, px) in image.enumerate_pixels() {
+        if (x0..x1).contains(&x) {
+            for c in 0..3 {
+                sum[c] += u64::from(px[c]);
+            }
+            n += 1;
+        }
+    }
+    sum.map(|s| s as f64 / n as f64)
+}
+
+#[test]
+fn cmyk_and_grayscale_jpegs_keep_their_colours() {
+    let reference = decode_variant(
+        &processed("orientation/Landscape_1.jpg", "v:600x600:inside:jpeg:92"),
+        0,
+    );
+    for path in ["formats/cmyk.jpg", "formats/progressive.jpg"] {
+        let variant = decode_variant(&processed(path, "v:600x600:inside:jpeg:92"), 0);
+        let d = distance(&variant, &reference);
+        assert!(d < 8.0, "{path} drifted from the RGB original by {d}");
+    }
+    let gray = decode_variant(
+        &processed("formats/gray.jpg", "v:600x600:inside:jpeg:92"),
+        0,
+    );
+    assert!(gray
+        .pixels()
+        .all(|p| p[0].abs_diff(p[1]) <= 3 && p[1].abs_diff(p[2]) <= 3));
+}
+
+#[test]
+fn sixteen_bit_png_alpha_png_gif_webp_and_tiff_decode() {
+    for path in [
+        "formats/rgb16.png",
+        "formats/image.webp",
+        "formats/image.tiff",
+        "cameras/Arbitro.tiff",
+    ] {
+        let photo = processed(path, "v:300x300:inside:jpeg:85");
+        assert!(photo.variants[0].width > 0, "{path}");
+    }
+    let gif = processed("formats/image.gif", "v:60x60:inside:jpeg:90");
+    let first_frame = decode_variant(&gif, 0);
+    let [r, g, b] = mean_colour(&first_frame, 0, first_frame.width());
+    assert!(
+        r > 200.0 && g < 40.0 && b < 40.0,
+        "first frame is red: {r} {g} {b}"
+    );
+
+    // The transparent left half is composited onto white in a JPEG.
+    let alpha = decode_variant(
+        &processed("formats/alpha.png", "v:300x300:inside:jpeg:90"),
+        0,
+    );
+    let left = mean_colour(&alpha, 0, alpha.width() / 2 - 5);
+    assert!(
+        left.iter().all(|c| *c > 245.0),
+        "left half is white: {left:?}"
+    );
+}
+
+#[test]
+fn adobe_rgb_profile_is_converted_to_srgb() {
+    let photo = processed("formats/adobergb-mid.jpg", "v:64x64:inside:jpeg:98");
+    assert!(photo.converted_to_srgb);
+    let variant = decode_variant(&photo, 0);
+    // The fixture holds Adobe RGB (90,160,110); LittleCMS converts it to sRGB (0,161,108).
+    // Left unconverted, the red channel would stay near 90.
+    let [r, g, b] = mean_colour(&variant, 16, 48);
+    assert!(
+        r < 8.0 && (g - 161.0).abs() < 6.0 && (b - 108.0).abs() < 6.0,
+        "got {r} {g} {b}"
+    );
+}
+
+fn rejection(path: &str) -> Rejection {
+    match process(&fixture(path), &PipelineConfig::default()) {
+        Err(rejection) => rejection,
+        Ok(_) => panic!("{path} was accepted"),
+    }
+}
+
+#[test]
+fn rejects_unsupported_formats_by_name() {
+    for (path, name) in [
+        ("invalid/samplefilehub.heif", "heic"),
+        ("invalid/drawing.svg", "svg"),
+        ("invalid/doc.pdf", "pdf"),
+        ("invalid/notes.txt", "text"),
+        ("invalid/text-as.jpg", "text"),
+    ] {
+        let r = rejection(path);
+        assert!(
+            matches!(r, Rejection::UnsupportedFormat { detected: Sniffed::Unsupported(n) } if n == name),
+            "{path}: {r}"
+        );
+        assert!(r.to_string().contains(name), "{path}: {r}");
+    }
+    assert!(matches!(
+        rejection("invalid/random.bin"),
+        Rejection::UnsupportedFormat {
+            detected: Sniffed::Unknown
+        }
+    ));
+    assert_eq!(rejection("invalid/empty.jpg"), Rejection::Empty);
+}
+
+#[test]
+fn rejects_corrupt_and_truncated_jpegs_without_panicking() {
+    for path in ["invalid/corrupted.jpg", "invalid/truncated.jpg"] {
+        let r = rejection(path);
+        assert_eq!(r.code(), "corrupt", "{path}: {r}");
+    }
+}
+
+#[test]
+fn every_invalid_fixture_is_processed_or_rejected_with_a_specific_reason() {
+    let dir = format!("{}/../fixtures/invalid", env!("CARGO_MANIFEST_DIR"));
+    for entry in std::fs::read_dir(dir).expect("fixtures/invalid") {
+        let path = entry.expect("entry").path();
+        let bytes = std::fs::read(&path).expect("readable");
+        if let Err(r) = process(&bytes, &PipelineConfig::default()) {
+            assert!(!r.to_string().is_empty());
+            assert!(
+                r.to_string().len() < 400,
+                "{}: reason too long",
+                path.display()
+            );
+        }
+    }
+}
+
+#[test]
+fn rejects_a_64000_square_header_before_decoding() {
+    for path in ["invalid/bomb.png", "invalid/bomb.jpg"] {
+        match rejection(path) {
+            Rejection::TooManyPixels { width, height, .. } => {
+                assert_eq!((width, height), (64000, 64000))
+            }
+            other => panic!("{path}: {other}"),
+        }
+    }
+}
+
+#[test]
+fn rejects_by_size_before_sniffing() {
+    let mut small = PipelineConfig::default();
+    small.limits.max_bytes = 1000;
+    let r = process(&fixture("photos/DSCN0010.jpg"), &small).expect_err("too large");
+    assert!(matches!(r, Rejection::TooLarge { limit: 1000, .. }), "{r}");
+}
