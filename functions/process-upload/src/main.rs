@@ -1,1 +1,46 @@
-fn main() {}
+//! Lambda entry point for process-upload: reads config, builds the AWS clients once, and hands
+//! each invocation to the handler.
+
+mod handler;
+
+use imgpipe::config::{PipelineConfig, StorageNames};
+use imgpipe::store::{clients, DynamoImages, S3Objects};
+use lambda_runtime::{service_fn, Error, LambdaEvent};
+use serde_json::Value;
+
+use handler::Handler;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    init_logging();
+    // Bad configuration stops the cold start with a clear message instead of failing records.
+    let pipeline = PipelineConfig::from_env()?;
+    let names = StorageNames::from_env()?;
+    let sdk = clients::load_sdk_config().await;
+    let handler = Handler::new(
+        S3Objects::new(clients::s3_client(&sdk)),
+        DynamoImages::new(clients::dynamodb_client(&sdk), names.table_name.clone()),
+        names,
+        pipeline,
+    );
+    let handler = &handler;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
+        handler.handle(event.payload).await.map_err(Error::from)
+    }))
+    .await
+}
+
+/// JSON lines in Lambda (CloudWatch parses them); readable text on a terminal.
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false)
+        .without_time();
+    if std::env::var_os("AWS_LAMBDA_FUNCTION_NAME").is_some() {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}

@@ -51,12 +51,15 @@ pub struct ImageRecord {
     pub width: Option<u32>,
     pub height: Option<u32>,
     pub orientation: Option<u8>,
-    /// Size of the original.
+    /// Size of the original. (Defaults: an item created by a delete has no original.)
+    #[serde(default)]
     pub bytes: u64,
     /// Hex SHA-256 of the original.
+    #[serde(default)]
     pub sha256: String,
     pub exif: Option<ExifFields>,
     pub gps: Option<Gps>,
+    #[serde(default)]
     pub variants: Vec<VariantRecord>,
 }
 

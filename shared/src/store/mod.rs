@@ -1,1 +1,220 @@
-//! Storage adapters.
+//! Storage: where originals are read, variants written and records kept. The handler talks to
+//! the traits; `s3` and `dynamo` implement them over the AWS SDK.
+
+pub mod clients;
+pub mod dynamo;
+pub mod s3;
+
+use std::future::Future;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::config::OutputFormat;
+use crate::metadata::ImageRecord;
+
+pub use dynamo::DynamoImages;
+pub use s3::S3Objects;
+
+/// A failed call to S3 or DynamoDB. These are transient as far as we can tell (throttling,
+/// network, a service hiccup), so the message is retried; a persistent one ends in the DLQ.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("S3 {operation} s3://{bucket}/{key}: {detail}")]
+    S3 {
+        operation: &'static str,
+        bucket: String,
+        key: String,
+        detail: String,
+    },
+    #[error("DynamoDB {operation} on {table} (id {id}): {detail}")]
+    Dynamo {
+        operation: &'static str,
+        table: String,
+        id: String,
+        detail: String,
+    },
+}
+
+/// An original as fetched from the uploads bucket.
+#[derive(Debug)]
+pub enum Fetched {
+    Found(StoredObject),
+    /// Gone since the event was sent (a later delete will be or was handled).
+    NotFound,
+    /// Over the byte limit: refused by its declared length, the body never read.
+    TooLarge {
+        size: u64,
+    },
+}
+
+#[derive(Debug)]
+pub struct StoredObject {
+    pub bytes: Vec<u8>,
+    pub etag: Option<String>,
+    pub version_id: Option<String>,
+}
+
+/// Whether a conditional write landed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WriteOutcome {
+    Written,
+    /// A newer event for the same object was recorded first; ours is obsolete.
+    Stale,
+}
+
+pub trait ObjectStore: Send + Sync {
+    fn get(
+        &self,
+        bucket: &str,
+        key: &str,
+        max_bytes: u64,
+    ) -> impl Future<Output = Result<Fetched, StoreError>> + Send;
+
+    fn put(
+        &self,
+        bucket: &str,
+        key: &str,
+        body: Vec<u8>,
+        content_type: &str,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Deletes every object under `prefix`; returns how many there were.
+    fn delete_prefix(
+        &self,
+        bucket: &str,
+        prefix: &str,
+    ) -> impl Future<Output = Result<usize, StoreError>> + Send;
+}
+
+pub trait ImageTable: Send + Sync {
+    /// Writes the item unless the table holds a newer event for the same image.
+    fn put_if_newer(
+        &self,
+        item: &StoredImage,
+    ) -> impl Future<Output = Result<WriteOutcome, StoreError>> + Send;
+
+    /// Marks the image deleted (creating the item if the delete overtook the create), unless a
+    /// newer event is recorded.
+    fn mark_deleted(
+        &self,
+        deletion: &Deletion,
+    ) -> impl Future<Output = Result<WriteOutcome, StoreError>> + Send;
+
+    fn get(&self, id: &str)
+        -> impl Future<Output = Result<Option<StoredImage>, StoreError>> + Send;
+}
+
+/// The DynamoDB item: the record plus where it came from and which event wrote it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StoredImage {
+    pub id: String,
+    pub source_bucket: String,
+    pub source_key: String,
+    pub source_etag: Option<String>,
+    pub source_version_id: Option<String>,
+    /// Normalised event sequencer; every write is conditional on it being newer.
+    pub sequencer: String,
+    pub event_time: Option<String>,
+    /// When this item was written (RFC 3339, UTC).
+    pub updated_at: String,
+    pub processing_ms: Option<u64>,
+    #[serde(flatten)]
+    pub record: ImageRecord,
+}
+
+/// What a delete event records.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Deletion {
+    pub id: String,
+    pub source_bucket: String,
+    pub source_key: String,
+    pub sequencer: String,
+    pub event_time: Option<String>,
+    pub updated_at: String,
+}
+
+/// The stable id of an upload: the same bucket and key always give the same id, and no
+/// character of a hostile key reaches a derivative key.
+pub fn image_id(bucket: &str, key: &str) -> String {
+    // Length-prefixed, so no (bucket, key) pair can masquerade as another.
+    let digest = Sha256::new()
+        .chain_update((bucket.len() as u64).to_be_bytes())
+        .chain_update(bucket.as_bytes())
+        .chain_update(key.as_bytes())
+        .finalize();
+    // 128 bits: collisions are out of reach, and the keys stay short.
+    hex::encode(&digest[..16])
+}
+
+/// Where a variant of `id` lives in the derivatives bucket. Deterministic, so a repeated event
+/// overwrites the same objects; all of one image's variants share the `id/` prefix.
+pub fn variant_key(id: &str, name: &str, format: OutputFormat) -> String {
+    format!("{id}/{name}.{}", format.extension())
+}
+
+pub fn variant_prefix(id: &str) -> String {
+    format!("{id}/")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metadata::{Status, VariantRecord};
+
+    #[test]
+    fn ids_are_stable_and_distinct() {
+        assert_eq!(image_id("b", "photo.jpg"), image_id("b", "photo.jpg"));
+        assert_ne!(image_id("b", "photo.jpg"), image_id("b", "Photo.jpg"));
+        assert_ne!(image_id("b", "a/b"), image_id("b/a", "b"));
+        assert_eq!(image_id("b", "../../etc/passwd").len(), 32);
+    }
+
+    #[test]
+    fn stored_image_round_trips_through_a_dynamodb_item() {
+        let item = StoredImage {
+            id: "abc".into(),
+            source_bucket: "up".into(),
+            source_key: "a b.jpg".into(),
+            source_etag: Some("e".into()),
+            source_version_id: None,
+            sequencer: "0001".into(),
+            event_time: None,
+            updated_at: "2026-11-26T00:00:00Z".into(),
+            processing_ms: Some(12),
+            record: ImageRecord {
+                status: Status::Processed,
+                reason: None,
+                reason_code: None,
+                format: Some("jpeg".into()),
+                mime_type: Some("image/jpeg".into()),
+                width: Some(640),
+                height: Some(480),
+                orientation: Some(6),
+                bytes: 1234,
+                sha256: "ff".into(),
+                exif: Some(crate::metadata::ExifFields {
+                    f_number: Some(2.8),
+                    iso: Some(100),
+                    ..Default::default()
+                }),
+                gps: Some(crate::metadata::Gps {
+                    latitude: -33.5,
+                    longitude: 151.25,
+                    altitude_m: None,
+                }),
+                variants: vec![VariantRecord {
+                    name: "thumb".into(),
+                    key: "abc/thumb.jpg".into(),
+                    format: "jpeg".into(),
+                    width: 200,
+                    height: 200,
+                    bytes: 999,
+                }],
+            },
+        };
+        let attributes = dynamo::to_attributes(&item).expect("serialises");
+        let back = dynamo::from_attributes(attributes).expect("deserialises");
+        assert_eq!(back, item);
+    }
+}

@@ -1,0 +1,318 @@
+//! The process-upload handler: per record, fetch → process → write variants → conditional
+//! record write; on removal, mark the record and delete the variants. Bad input is recorded as
+//! rejected and acknowledged; only storage failures are retried, and only for their message.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse};
+use imgpipe::config::{PipelineConfig, StorageNames};
+use imgpipe::event::{parse_invocation, Invocation, ObjectEvent, S3Record};
+use imgpipe::image::{process, Rejection};
+use imgpipe::metadata::{ImageRecord, Status, VariantRecord};
+use imgpipe::store::{
+    image_id, variant_key, variant_prefix, Deletion, Fetched, ImageTable, ObjectStore, StoreError,
+    StoredImage, WriteOutcome,
+};
+use serde_json::Value;
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
+
+#[derive(Debug, thiserror::Error)]
+pub enum HandlerError {
+    #[error("unrecognised invocation payload: {0}")]
+    Payload(#[from] imgpipe::event::EventError),
+    /// Only for direct S3 invocations, which have no per-message failure report: failing the
+    /// invocation makes Lambda retry it.
+    #[error("{failed} of {total} S3 records failed; first: {first}")]
+    Records {
+        failed: usize,
+        total: usize,
+        first: StoreError,
+    },
+}
+
+/// What became of one record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Processed {
+        variants: usize,
+    },
+    Rejected {
+        reason: String,
+    },
+    Deleted {
+        variants_removed: usize,
+    },
+    /// A newer event for the same object was already recorded.
+    Stale,
+    /// Nothing to do, and why.
+    Skipped(&'static str),
+}
+
+pub struct Handler<O, T> {
+    objects: O,
+    table: T,
+    names: StorageNames,
+    pipeline: Arc<PipelineConfig>,
+}
+
+impl<O: ObjectStore, T: ImageTable> Handler<O, T> {
+    pub fn new(objects: O, table: T, names: StorageNames, pipeline: PipelineConfig) -> Self {
+        Handler {
+            objects,
+            table,
+            names,
+            pipeline: Arc::new(pipeline),
+        }
+    }
+
+    /// Handles one invocation: an SQS batch (answered with `batchItemFailures`) or a direct
+    /// S3 event (failed as a whole if any record hit a storage error).
+    pub async fn handle(&self, payload: Value) -> Result<Value, HandlerError> {
+        match parse_invocation(payload)? {
+            Invocation::Sqs(messages) => {
+                let mut response = SqsBatchResponse::default();
+                for message in messages {
+                    let records = match message.records {
+                        Ok(records) => records,
+                        Err(e) => {
+                            // Redelivery cannot fix a malformed body: drop it, loudly.
+                            tracing::error!(message_id = %message.message_id, error = %e, "dropping unparseable message");
+                            continue;
+                        }
+                    };
+                    for record in &records {
+                        if self.handle_record(record).await.is_err() {
+                            let mut failure = BatchItemFailure::default();
+                            failure.item_identifier = message.message_id.clone();
+                            response.batch_item_failures.push(failure);
+                            // The whole message comes back; its other records are idempotent.
+                            break;
+                        }
+                    }
+                }
+                Ok(serde_json::to_value(response).unwrap_or(Value::Null))
+            }
+            Invocation::S3(records) => {
+                let total = records.len();
+                let mut errors = Vec::new();
+                for record in &records {
+                    if let Err(e) = self.handle_record(record).await {
+                        errors.push(e);
+                    }
+                }
+                let failed = errors.len();
+                match errors.into_iter().next() {
+                    None => Ok(Value::Object(Default::default())),
+                    Some(first) => Err(HandlerError::Records {
+                        failed,
+                        total,
+                        first,
+                    }),
+                }
+            }
+        }
+    }
+
+    /// Handles one S3 record and logs one line about it.
+    pub async fn handle_record(&self, record: &S3Record) -> Result<Outcome, StoreError> {
+        let started = Instant::now();
+        let result = match record.event {
+            _ if record.bucket == self.names.derivatives_bucket => {
+                // Our own output must never feed back into us.
+                Ok(Outcome::Skipped("event from the derivatives bucket"))
+            }
+            ObjectEvent::Created => self.created(record, started).await,
+            ObjectEvent::Removed => self.removed(record).await,
+        };
+        let ms = started.elapsed().as_millis() as u64;
+        match &result {
+            Ok(outcome) => tracing::info!(
+                bucket = %record.bucket, key = %record.key, event = %record.event_name,
+                outcome = ?outcome, ms, "record handled"
+            ),
+            Err(e) => tracing::warn!(
+                bucket = %record.bucket, key = %record.key, event = %record.event_name,
+                error = %e, ms, "record failed; will be retried"
+            ),
+        }
+        result
+    }
+
+    async fn created(&self, record: &S3Record, started: Instant) -> Result<Outcome, StoreError> {
+        let id = image_id(&record.bucket, &record.key);
+        let limits = self.pipeline.limits;
+        let object = match self
+            .objects
+            .get(&record.bucket, &record.key, limits.max_bytes)
+            .await?
+        {
+            Fetched::Found(object) => object,
+            Fetched::NotFound => return Ok(Outcome::Skipped("object no longer exists")),
+            Fetched::TooLarge { size } => {
+                let rejection = Rejection::TooLarge {
+                    bytes: size,
+                    limit: limits.max_bytes,
+                };
+                let item = self.item(
+                    record,
+                    &id,
+                    None,
+                    ImageRecord::rejected(&[], size, &rejection),
+                    started,
+                );
+                return self.write_rejection(item, rejection).await;
+            }
+        };
+        let pipeline = Arc::clone(&self.pipeline);
+        // Decoding is CPU-bound: keep it off the async workers.
+        let (bytes, result) = tokio::task::spawn_blocking(move || {
+            let result = process(&object.bytes, &pipeline);
+            (object, result)
+        })
+        .await
+        .map_err(|e| StoreError::S3 {
+            operation: "process",
+            bucket: record.bucket.clone(),
+            key: record.key.clone(),
+            detail: format!("image task did not finish: {e}"),
+        })?;
+        let image = match result {
+            Ok(image) => image,
+            Err(rejection) => {
+                let size = bytes.bytes.len() as u64;
+                let item = self.item(
+                    record,
+                    &id,
+                    Some(&bytes),
+                    ImageRecord::rejected(&bytes.bytes, size, &rejection),
+                    started,
+                );
+                return self.write_rejection(item, rejection).await;
+            }
+        };
+        let mut variants = Vec::with_capacity(image.variants.len());
+        for variant in &image.variants {
+            let key = variant_key(&id, &variant.name, variant.format);
+            self.objects
+                .put(
+                    &self.names.derivatives_bucket,
+                    &key,
+                    variant.data.clone(),
+                    variant.format.mime_type(),
+                )
+                .await?;
+            variants.push(VariantRecord {
+                name: variant.name.clone(),
+                key,
+                format: variant.format.name().to_owned(),
+                width: variant.width,
+                height: variant.height,
+                bytes: variant.data.len() as u64,
+            });
+        }
+        let count = variants.len();
+        let item = self.item(
+            record,
+            &id,
+            Some(&bytes),
+            ImageRecord::processed(&bytes.bytes, &image, variants),
+            started,
+        );
+        match self.table.put_if_newer(&item).await? {
+            WriteOutcome::Written => Ok(Outcome::Processed { variants: count }),
+            WriteOutcome::Stale => {
+                // A newer event won. If it was a delete that ran while we worked, the variants
+                // we just wrote are orphans: remove them.
+                if let Some(current) = self.table.get(&id).await? {
+                    if current.record.status == Status::Deleted {
+                        self.objects
+                            .delete_prefix(&self.names.derivatives_bucket, &variant_prefix(&id))
+                            .await?;
+                    }
+                }
+                Ok(Outcome::Stale)
+            }
+        }
+    }
+
+    /// Records a rejection; variants of an earlier good upload under the same key go.
+    async fn write_rejection(
+        &self,
+        item: StoredImage,
+        rejection: Rejection,
+    ) -> Result<Outcome, StoreError> {
+        match self.table.put_if_newer(&item).await? {
+            WriteOutcome::Written => {
+                self.objects
+                    .delete_prefix(&self.names.derivatives_bucket, &variant_prefix(&item.id))
+                    .await?;
+                Ok(Outcome::Rejected {
+                    reason: rejection.to_string(),
+                })
+            }
+            WriteOutcome::Stale => Ok(Outcome::Stale),
+        }
+    }
+
+    async fn removed(&self, record: &S3Record) -> Result<Outcome, StoreError> {
+        let id = image_id(&record.bucket, &record.key);
+        let deletion = Deletion {
+            id: id.clone(),
+            source_bucket: record.bucket.clone(),
+            source_key: record.key.clone(),
+            sequencer: record.sequencer.as_str().to_owned(),
+            event_time: record.event_time.clone(),
+            updated_at: now(),
+        };
+        // Mark first: if a newer upload is already recorded, its variants must stay.
+        match self.table.mark_deleted(&deletion).await? {
+            WriteOutcome::Stale => Ok(Outcome::Stale),
+            WriteOutcome::Written => {
+                let removed = self
+                    .objects
+                    .delete_prefix(&self.names.derivatives_bucket, &variant_prefix(&id))
+                    .await?;
+                Ok(Outcome::Deleted {
+                    variants_removed: removed,
+                })
+            }
+        }
+    }
+
+    fn item(
+        &self,
+        record: &S3Record,
+        id: &str,
+        object: Option<&imgpipe::store::StoredObject>,
+        image: ImageRecord,
+        started: Instant,
+    ) -> StoredImage {
+        StoredImage {
+            id: id.to_owned(),
+            source_bucket: record.bucket.clone(),
+            source_key: record.key.clone(),
+            source_etag: object
+                .and_then(|o| o.etag.clone())
+                .or_else(|| record.etag.clone()),
+            source_version_id: object
+                .and_then(|o| o.version_id.clone())
+                .or_else(|| record.version_id.clone()),
+            sequencer: record.sequencer.as_str().to_owned(),
+            event_time: record.event_time.clone(),
+            updated_at: now(),
+            processing_ms: Some(started.elapsed().as_millis() as u64),
+            record: image,
+        }
+    }
+}
+
+fn now() -> String {
+    OffsetDateTime::now_utc()
+        .format(&Rfc3339)
+        .unwrap_or_else(|_| "1970-01-01T00:00:00Z".to_owned())
+}
+
+#[cfg(test)]
+mod tests;

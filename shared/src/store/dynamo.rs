@@ -1,0 +1,132 @@
+//! Image records in DynamoDB. Every write is conditional on its event being at least as new as
+//! the one already recorded, so repeats are harmless and older events never overwrite newer.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::error::DisplayErrorContext;
+use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::Client;
+
+use super::{Deletion, ImageTable, StoreError, StoredImage, WriteOutcome};
+use crate::metadata::Status;
+
+/// Equal sequencers pass: a redelivered event rewrites the same item, which is idempotent, and
+/// an emulator's millisecond event times can tie.
+const NEWER_OR_SAME: &str = "attribute_not_exists(id) OR sequencer <= :sequencer";
+
+pub type Item = HashMap<String, AttributeValue>;
+
+#[derive(Clone)]
+pub struct DynamoImages {
+    client: Client,
+    table: String,
+}
+
+impl DynamoImages {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        DynamoImages {
+            client,
+            table: table.into(),
+        }
+    }
+
+    fn error(&self, operation: &'static str, id: &str, detail: String) -> StoreError {
+        StoreError::Dynamo {
+            operation,
+            table: self.table.clone(),
+            id: id.to_owned(),
+            detail,
+        }
+    }
+}
+
+pub fn to_attributes(item: &StoredImage) -> Result<Item, serde_dynamo::Error> {
+    serde_dynamo::aws_sdk_dynamodb_1::to_item(item)
+}
+
+pub fn from_attributes(item: Item) -> Result<StoredImage, serde_dynamo::Error> {
+    serde_dynamo::aws_sdk_dynamodb_1::from_item(item)
+}
+
+impl ImageTable for DynamoImages {
+    async fn put_if_newer(&self, item: &StoredImage) -> Result<WriteOutcome, StoreError> {
+        let attributes =
+            to_attributes(item).map_err(|e| self.error("PutItem", &item.id, e.to_string()))?;
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(attributes))
+            .condition_expression(NEWER_OR_SAME)
+            .expression_attribute_values(":sequencer", AttributeValue::S(item.sequencer.clone()))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(WriteOutcome::Written),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+            {
+                Ok(WriteOutcome::Stale)
+            }
+            Err(e) => Err(self.error("PutItem", &item.id, DisplayErrorContext(&e).to_string())),
+        }
+    }
+
+    async fn mark_deleted(&self, deletion: &Deletion) -> Result<WriteOutcome, StoreError> {
+        let s = |v: &str| AttributeValue::S(v.to_owned());
+        let optional = |v: &Option<String>| v.as_deref().map_or(AttributeValue::Null(true), s);
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("id", s(&deletion.id))
+            .update_expression(
+                "SET #status = :deleted, variants = :none, sequencer = :sequencer, \
+                 source_bucket = :bucket, source_key = :key, event_time = :event_time, \
+                 updated_at = :updated_at",
+            )
+            .condition_expression(NEWER_OR_SAME)
+            // `status` is a DynamoDB reserved word.
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":deleted", s(Status::Deleted.as_str()))
+            .expression_attribute_values(":none", AttributeValue::L(Vec::new()))
+            .expression_attribute_values(":sequencer", s(&deletion.sequencer))
+            .expression_attribute_values(":bucket", s(&deletion.source_bucket))
+            .expression_attribute_values(":key", s(&deletion.source_key))
+            .expression_attribute_values(":event_time", optional(&deletion.event_time))
+            .expression_attribute_values(":updated_at", s(&deletion.updated_at))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(WriteOutcome::Written),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+            {
+                Ok(WriteOutcome::Stale)
+            }
+            Err(e) => Err(self.error(
+                "UpdateItem",
+                &deletion.id,
+                DisplayErrorContext(&e).to_string(),
+            )),
+        }
+    }
+
+    async fn get(&self, id: &str) -> Result<Option<StoredImage>, StoreError> {
+        let response = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("id", AttributeValue::S(id.to_owned()))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| self.error("GetItem", id, DisplayErrorContext(&e).to_string()))?;
+        response
+            .item
+            .map(|item| from_attributes(item).map_err(|e| self.error("GetItem", id, e.to_string())))
+            .transpose()
+    }
+}
