@@ -1,1 +1,148 @@
-fn main() {}
+//! `imgpipe`: the pipeline's image path on local files, for trying configurations and for
+//! checking photos without any cloud.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Instant;
+
+use clap::{Parser, Subcommand};
+use imgpipe::config::{parse_variants, ConfigError, Limits, PipelineConfig, VariantSpec};
+use imgpipe::image::process;
+use imgpipe::metadata::{ImageRecord, VariantRecord};
+
+#[derive(Parser)]
+#[command(
+    name = "imgpipe",
+    version,
+    about = "imgpipe's image path on local files"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Turn photos into upright, metadata-free variants plus a JSON record each.
+    ///
+    /// Writes DIR/<variant>/<stem>.<ext> and DIR/<stem>.json (the record as stored in
+    /// DynamoDB, without the AWS fields) and prints one line per input. Exits 0 when every
+    /// input was processed or cleanly rejected; non-zero only for usage or I/O errors.
+    Process {
+        /// Directory to write into (created if missing).
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+        /// Variant specs, `name:WIDTHxHEIGHT:inside|cover:jpeg|webp:QUALITY`, comma-separated.
+        /// Overrides IMGPIPE_VARIANTS; the default is
+        /// thumb:200x200:cover:jpeg:80,medium:800x800:inside:jpeg:82,large:1600x1600:inside:jpeg:82
+        #[arg(long, value_name = "SPEC", value_parser = parse_variant_list)]
+        variants: Option<Vec<VariantSpec>>,
+        /// Largest input accepted, in bytes (overrides IMGPIPE_MAX_BYTES; default 50 MiB).
+        #[arg(long, value_name = "BYTES")]
+        max_bytes: Option<u64>,
+        /// Largest image accepted, in pixels (overrides IMGPIPE_MAX_PIXELS; default 100 M).
+        #[arg(long, value_name = "PIXELS")]
+        max_pixels: Option<u64>,
+        /// Photos to process.
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
+    },
+}
+
+fn parse_variant_list(list: &str) -> Result<Vec<VariantSpec>, ConfigError> {
+    parse_variants(list)
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Process {
+            out,
+            variants,
+            max_bytes,
+            max_pixels,
+            files,
+        } => {
+            let config = match PipelineConfig::from_env() {
+                Ok(env) => PipelineConfig {
+                    variants: variants.unwrap_or(env.variants),
+                    limits: Limits {
+                        max_bytes: max_bytes.unwrap_or(env.limits.max_bytes),
+                        max_pixels: max_pixels.unwrap_or(env.limits.max_pixels),
+                    },
+                },
+                Err(e) => {
+                    eprintln!("imgpipe: {e}");
+                    return ExitCode::from(2);
+                }
+            };
+            let mut io_errors = 0;
+            for file in &files {
+                if let Err(e) = process_file(file, &out, &config) {
+                    eprintln!("error {}: {e}", file.display());
+                    io_errors += 1;
+                }
+            }
+            if io_errors > 0 {
+                ExitCode::FAILURE
+            } else {
+                ExitCode::SUCCESS
+            }
+        }
+    }
+}
+
+/// Processes one file; `Err` only for I/O (a bad photo is a rejection, reported and recorded).
+fn process_file(file: &Path, out: &Path, config: &PipelineConfig) -> std::io::Result<()> {
+    let bytes = std::fs::read(file)?;
+    // Only the file's own stem is used, so nothing is written outside `out`.
+    let stem = file
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .filter(|s| !s.is_empty() && s != "." && s != "..")
+        .unwrap_or_else(|| "image".to_owned());
+    let started = Instant::now();
+    let record = match process(&bytes, config) {
+        Ok(image) => {
+            let mut variants = Vec::with_capacity(image.variants.len());
+            for variant in &image.variants {
+                let relative = format!("{}/{stem}.{}", variant.name, variant.format.extension());
+                let path = out.join(&relative);
+                if let Some(dir) = path.parent() {
+                    std::fs::create_dir_all(dir)?;
+                }
+                std::fs::write(&path, &variant.data)?;
+                variants.push(VariantRecord {
+                    name: variant.name.clone(),
+                    key: relative,
+                    format: variant.format.name().to_owned(),
+                    width: variant.width,
+                    height: variant.height,
+                    bytes: variant.data.len() as u64,
+                });
+            }
+            let sizes: Vec<String> = variants
+                .iter()
+                .map(|v| format!("{} {}x{}", v.name, v.width, v.height))
+                .collect();
+            println!(
+                "processed {} {} {}x{} orientation {} -> {} in {} ms",
+                file.display(),
+                image.format.name(),
+                image.width,
+                image.height,
+                image.orientation,
+                sizes.join(", "),
+                started.elapsed().as_millis()
+            );
+            ImageRecord::processed(&bytes, &image, variants)
+        }
+        Err(rejection) => {
+            println!("rejected {}: {rejection}", file.display());
+            ImageRecord::rejected(&bytes, bytes.len() as u64, &rejection)
+        }
+    };
+    std::fs::create_dir_all(out)?;
+    let json = serde_json::to_string_pretty(&record).map_err(std::io::Error::other)?;
+    std::fs::write(out.join(format!("{stem}.json")), json + "\n")
+}

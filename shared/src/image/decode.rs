@@ -50,9 +50,10 @@ pub fn decode(bytes: &[u8], format: Supported, limits: &Limits) -> Result<Decode
 /// grey-smeared picture. Strict mode refuses those and still reads every camera JPEG in the
 /// corpus. CMYK and YCCK (Adobe, inverted) come out as RGB.
 fn decode_jpeg(bytes: &[u8], limits: &Limits) -> Result<Decoded, Rejection> {
+    // zune's messages come Debug-quoted; the reason reads better without the quotes.
     let corrupt = |e: zune_jpeg::errors::DecodeErrors| Rejection::Corrupt {
         format: Supported::Jpeg.name(),
-        detail: e.to_string(),
+        detail: e.to_string().trim_matches('"').to_owned(),
     };
     // Our own pixel limit applies below; zune's default caps would only blur the reason.
     let options = DecoderOptions::default()
