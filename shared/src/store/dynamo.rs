@@ -7,7 +7,10 @@ use aws_sdk_dynamodb::error::DisplayErrorContext;
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_dynamodb::Client;
 
-use super::{Deletion, ImageTable, StoreError, StoredImage, WriteOutcome};
+use super::{
+    normalise_time, utc_now, Deletion, ImageTable, StoreError, StoredImage, WriteOutcome,
+    LIST_PARTITION,
+};
 use crate::metadata::Status;
 
 /// Equal sequencers pass: a redelivered event rewrites the same item, which is idempotent, and
@@ -75,16 +78,27 @@ impl ImageTable for DynamoImages {
 
     async fn mark_deleted(&self, deletion: &Deletion) -> Result<WriteOutcome, StoreError> {
         let s = |v: &str| AttributeValue::S(v.to_owned());
-        let optional = |v: &Option<String>| v.as_deref().map_or(AttributeValue::Null(true), s);
+        let source = &deletion.source;
+        let now = utc_now();
+        let uploaded_at = source
+            .event_time
+            .as_deref()
+            .and_then(normalise_time)
+            .unwrap_or_else(|| now.clone());
+        let event_time = source
+            .event_time
+            .as_deref()
+            .map_or(AttributeValue::Null(true), s);
         let result = self
             .client
             .update_item()
             .table_name(&self.table)
-            .key("id", s(&deletion.id))
+            .key("id", s(&source.id))
             .update_expression(
                 "SET #status = :deleted, variants = :none, sequencer = :sequencer, \
                  source_bucket = :bucket, source_key = :key, event_time = :event_time, \
-                 updated_at = :updated_at",
+                 updated_at = :now, list_pk = :list_pk, \
+                 uploaded_at = if_not_exists(uploaded_at, :uploaded_at)",
             )
             .condition_expression(NEWER_OR_SAME)
             // `status` is a DynamoDB reserved word.
@@ -92,10 +106,12 @@ impl ImageTable for DynamoImages {
             .expression_attribute_values(":deleted", s(Status::Deleted.as_str()))
             .expression_attribute_values(":none", AttributeValue::L(Vec::new()))
             .expression_attribute_values(":sequencer", s(&deletion.sequencer))
-            .expression_attribute_values(":bucket", s(&deletion.source_bucket))
-            .expression_attribute_values(":key", s(&deletion.source_key))
-            .expression_attribute_values(":event_time", optional(&deletion.event_time))
-            .expression_attribute_values(":updated_at", s(&deletion.updated_at))
+            .expression_attribute_values(":bucket", s(&source.bucket))
+            .expression_attribute_values(":key", s(&source.key))
+            .expression_attribute_values(":event_time", event_time)
+            .expression_attribute_values(":now", s(&now))
+            .expression_attribute_values(":list_pk", s(LIST_PARTITION))
+            .expression_attribute_values(":uploaded_at", s(&uploaded_at))
             .send()
             .await;
         match result {
@@ -108,7 +124,7 @@ impl ImageTable for DynamoImages {
             }
             Err(e) => Err(self.error(
                 "UpdateItem",
-                &deletion.id,
+                &source.id,
                 DisplayErrorContext(&e).to_string(),
             )),
         }

@@ -10,6 +10,9 @@ use std::future::Future;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
+
 use crate::config::OutputFormat;
 use crate::metadata::ImageRecord;
 
@@ -119,19 +122,105 @@ pub struct StoredImage {
     /// When this item was written (RFC 3339, UTC).
     pub updated_at: String,
     pub processing_ms: Option<u64>,
+    /// Partition key of the listing indexes (`by_upload`, `by_taken`): the same for every item.
+    pub list_pk: String,
+    /// When the original was uploaded (the event time; RFC 3339 UTC, milliseconds), the sort
+    /// key of newest-first listings.
+    pub uploaded_at: String,
+    /// `make model`, the `by_camera` index key. Absent (never null) when unknown: index keys
+    /// may not be null, and an absent key keeps the item out of that sparse index.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub camera: Option<String>,
+    /// The EXIF taken-at, the `by_taken` index key; absent when unknown.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub taken_at: Option<String>,
     #[serde(flatten)]
     pub record: ImageRecord,
+}
+
+/// The one value of `list_pk`.
+pub const LIST_PARTITION: &str = "image";
+
+impl StoredImage {
+    /// Assembles the item and derives its index attributes from the record.
+    pub fn new(
+        source: Source,
+        sequencer: String,
+        processing_ms: Option<u64>,
+        record: ImageRecord,
+    ) -> Self {
+        let exif = record.exif.as_ref();
+        let camera = exif.and_then(|e| {
+            let parts: Vec<&str> = [e.make.as_deref(), e.model.as_deref()]
+                .into_iter()
+                .flatten()
+                .collect();
+            (!parts.is_empty()).then(|| parts.join(" "))
+        });
+        let now = utc_now();
+        StoredImage {
+            id: source.id,
+            source_bucket: source.bucket,
+            source_key: source.key,
+            source_etag: source.etag,
+            source_version_id: source.version_id,
+            sequencer,
+            uploaded_at: source
+                .event_time
+                .as_deref()
+                .and_then(normalise_time)
+                .unwrap_or_else(|| now.clone()),
+            event_time: source.event_time,
+            updated_at: now,
+            processing_ms,
+            list_pk: LIST_PARTITION.to_owned(),
+            camera,
+            taken_at: exif.and_then(|e| e.taken_at.clone()),
+            record,
+        }
+    }
+}
+
+/// Where an item's original lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Source {
+    pub id: String,
+    pub bucket: String,
+    pub key: String,
+    pub etag: Option<String>,
+    pub version_id: Option<String>,
+    pub event_time: Option<String>,
+}
+
+/// Now, as stored: RFC 3339 UTC with milliseconds, so that string order is time order.
+pub fn utc_now() -> String {
+    format_time(OffsetDateTime::now_utc())
+}
+
+/// An event time in the stored form; `None` if it is not RFC 3339.
+pub fn normalise_time(text: &str) -> Option<String> {
+    OffsetDateTime::parse(text, &Rfc3339).ok().map(format_time)
+}
+
+fn format_time(t: OffsetDateTime) -> String {
+    let t = t.to_offset(time::UtcOffset::UTC);
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second(),
+        t.millisecond()
+    )
 }
 
 /// What a delete event records.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Deletion {
-    pub id: String,
-    pub source_bucket: String,
-    pub source_key: String,
+    pub source: Source,
     pub sequencer: String,
-    pub event_time: Option<String>,
-    pub updated_at: String,
 }
 
 /// The stable id of an upload: the same bucket and key always give the same id, and no
@@ -171,6 +260,20 @@ mod tests {
     }
 
     #[test]
+    fn times_are_stored_in_one_sortable_form() {
+        assert_eq!(
+            normalise_time("2026-11-26T05:53:02.032Z").as_deref(),
+            Some("2026-11-26T05:53:02.032Z")
+        );
+        assert_eq!(
+            normalise_time("2026-11-26T07:53:02+02:00").as_deref(),
+            Some("2026-11-26T05:53:02.000Z")
+        );
+        assert_eq!(normalise_time("yesterday"), None);
+        assert_eq!(utc_now().len(), "2026-11-26T05:53:02.032Z".len());
+    }
+
+    #[test]
     fn stored_image_round_trips_through_a_dynamodb_item() {
         let item = StoredImage {
             id: "abc".into(),
@@ -182,6 +285,10 @@ mod tests {
             event_time: None,
             updated_at: "2026-11-26T00:00:00Z".into(),
             processing_ms: Some(12),
+            list_pk: LIST_PARTITION.into(),
+            uploaded_at: "2026-11-26T00:00:00.000Z".into(),
+            camera: None,
+            taken_at: Some("2008-05-30T15:56:01".into()),
             record: ImageRecord {
                 status: Status::Processed,
                 reason: None,
@@ -214,6 +321,10 @@ mod tests {
             },
         };
         let attributes = dynamo::to_attributes(&item).expect("serialises");
+        assert!(
+            !attributes.contains_key("camera"),
+            "an unknown index key is absent, not null"
+        );
         let back = dynamo::from_attributes(attributes).expect("deserialises");
         assert_eq!(back, item);
     }

@@ -11,12 +11,10 @@ use imgpipe::event::{parse_invocation, Invocation, ObjectEvent, S3Record};
 use imgpipe::image::{process, Rejection};
 use imgpipe::metadata::{ImageRecord, Status, VariantRecord};
 use imgpipe::store::{
-    image_id, variant_key, variant_prefix, Deletion, Fetched, ImageTable, ObjectStore, StoreError,
-    StoredImage, WriteOutcome,
+    image_id, variant_key, variant_prefix, Deletion, Fetched, ImageTable, ObjectStore, Source,
+    StoreError, StoredImage, StoredObject, WriteOutcome,
 };
 use serde_json::Value;
-use time::format_description::well_known::Rfc3339;
-use time::OffsetDateTime;
 
 #[derive(Debug, thiserror::Error)]
 pub enum HandlerError {
@@ -259,12 +257,15 @@ impl<O: ObjectStore, T: ImageTable> Handler<O, T> {
     async fn removed(&self, record: &S3Record) -> Result<Outcome, StoreError> {
         let id = image_id(&record.bucket, &record.key);
         let deletion = Deletion {
-            id: id.clone(),
-            source_bucket: record.bucket.clone(),
-            source_key: record.key.clone(),
+            source: Source {
+                id: id.clone(),
+                bucket: record.bucket.clone(),
+                key: record.key.clone(),
+                etag: None,
+                version_id: record.version_id.clone(),
+                event_time: record.event_time.clone(),
+            },
             sequencer: record.sequencer.as_str().to_owned(),
-            event_time: record.event_time.clone(),
-            updated_at: now(),
         };
         // Mark first: if a newer upload is already recorded, its variants must stay.
         match self.table.mark_deleted(&deletion).await? {
@@ -285,33 +286,30 @@ impl<O: ObjectStore, T: ImageTable> Handler<O, T> {
         &self,
         record: &S3Record,
         id: &str,
-        object: Option<&imgpipe::store::StoredObject>,
+        object: Option<&StoredObject>,
         image: ImageRecord,
         started: Instant,
     ) -> StoredImage {
-        StoredImage {
+        let source = Source {
             id: id.to_owned(),
-            source_bucket: record.bucket.clone(),
-            source_key: record.key.clone(),
-            source_etag: object
+            bucket: record.bucket.clone(),
+            key: record.key.clone(),
+            etag: object
                 .and_then(|o| o.etag.clone())
                 .or_else(|| record.etag.clone()),
-            source_version_id: object
+            version_id: object
                 .and_then(|o| o.version_id.clone())
                 .or_else(|| record.version_id.clone()),
-            sequencer: record.sequencer.as_str().to_owned(),
             event_time: record.event_time.clone(),
-            updated_at: now(),
-            processing_ms: Some(started.elapsed().as_millis() as u64),
-            record: image,
-        }
+        };
+        let elapsed = started.elapsed().as_millis() as u64;
+        StoredImage::new(
+            source,
+            record.sequencer.as_str().to_owned(),
+            Some(elapsed),
+            image,
+        )
     }
-}
-
-fn now() -> String {
-    OffsetDateTime::now_utc()
-        .format(&Rfc3339)
-        .unwrap_or_else(|_| "1970-01-01T00:00:00Z".to_owned())
 }
 
 #[cfg(test)]

@@ -125,21 +125,13 @@ impl ImageTable for MemoryTable {
     }
 
     async fn mark_deleted(&self, d: &Deletion) -> Result<WriteOutcome, StoreError> {
-        if !self.newer_or_same(&d.id, &d.sequencer) {
+        if !self.newer_or_same(&d.source.id, &d.sequencer) {
             return Ok(WriteOutcome::Stale);
         }
         let mut items = self.items.lock().unwrap();
-        let item = items.entry(d.id.clone()).or_insert_with(|| StoredImage {
-            id: d.id.clone(),
-            source_bucket: d.source_bucket.clone(),
-            source_key: d.source_key.clone(),
-            source_etag: None,
-            source_version_id: None,
-            sequencer: d.sequencer.clone(),
-            event_time: None,
-            updated_at: d.updated_at.clone(),
-            processing_ms: None,
-            record: serde_json::from_value(json!({"status": "deleted"})).unwrap(),
+        let item = items.entry(d.source.id.clone()).or_insert_with(|| {
+            let record = serde_json::from_value(json!({"status": "deleted"})).unwrap();
+            StoredImage::new(d.source.clone(), d.sequencer.clone(), None, record)
         });
         item.record.status = Status::Deleted;
         item.record.variants.clear();

@@ -1,0 +1,409 @@
+#!/usr/bin/env python3
+"""The local cloud: moto's server (S3, SQS, DynamoDB), the real function binaries under
+`cargo lambda watch`, and a bridge that feeds the SQS queue to process-upload the way Lambda's
+SQS event source mapping does. Everything it starts is recorded by PID in the state directory
+and stopped by `down` or Ctrl-C.
+
+    localcloud.py up    [--state-dir D]   start in the background, return once ready
+    localcloud.py serve [--state-dir D]   run in the foreground (Ctrl-C stops everything)
+    localcloud.py down  [--state-dir D]   stop what `up` started
+    localcloud.py status [--state-dir D]
+
+Resources get the same names and settings as infra/ deploys (see resources.py)."""
+
+import argparse
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import resources
+
+ROOT = Path(__file__).resolve().parents[2]
+VENV_BIN = ROOT / ".venv" / "bin"
+DEFAULT_STATE = ROOT / ".imgpipe"
+# The profile the local functions and the tests share, so each crate is built once.
+PROFILE = "local"
+READY_TIMEOUT_S = float(os.environ.get("IMGPIPE_READY_TIMEOUT", "900"))
+REGION = "us-east-1"
+
+
+def log(message):
+    print(f"[localcloud {time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def read_env_file(path):
+    values = {}
+    if path.exists():
+        for line in path.read_text().splitlines():
+            if "=" in line and not line.startswith("#"):
+                key, value = line.split("=", 1)
+                values[key] = value
+    return values
+
+
+def pid_alive(pid):
+    try:
+        os.kill(pid, 0)
+        return True
+    except (ProcessLookupError, PermissionError):
+        return False
+
+
+class Cloud:
+    """One running local cloud, its processes and its bridge."""
+
+    def __init__(self, state_dir, visibility_timeout):
+        self.state = state_dir
+        self.logs = state_dir / "logs"
+        self.visibility_timeout = visibility_timeout
+        self.children = []
+        self.stopping = threading.Event()
+        self.env = {}
+
+    # -- processes -----------------------------------------------------------------------
+    def spawn(self, name, argv, env=None):
+        log_file = open(self.logs / f"{name}.log", "ab")
+        # A session of its own, so stopping it also stops what it started (cargo's children).
+        proc = subprocess.Popen(
+            argv,
+            cwd=ROOT,
+            env={**os.environ, **(env or {})},
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        self.children.append((name, proc))
+        self.write_pids()
+        return proc
+
+    def write_pids(self):
+        lines = [f"supervisor={os.getpid()}"] + [f"{n}={p.pid}" for n, p in self.children]
+        (self.state / "pids").write_text("\n".join(lines) + "\n")
+
+    def stop_children(self):
+        for name, proc in reversed(self.children):
+            if proc.poll() is None:
+                try:
+                    os.killpg(proc.pid, signal.SIGTERM)
+                except ProcessLookupError:
+                    pass
+        deadline = time.time() + 10
+        for name, proc in self.children:
+            try:
+                proc.wait(timeout=max(0.1, deadline - time.time()))
+            except subprocess.TimeoutExpired:
+                try:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+                proc.wait()
+
+    def ensure_alive(self, name, proc):
+        if proc.poll() is not None:
+            tail = (self.logs / f"{name}.log").read_text(errors="replace")[-3000:]
+            raise RuntimeError(f"{name} exited with {proc.returncode}; its log ends:\n{tail}")
+
+    # -- start-up ------------------------------------------------------------------------
+    def start(self):
+        self.state.mkdir(parents=True, exist_ok=True)
+        self.logs.mkdir(exist_ok=True)
+        for stale in ("ready", "local.env"):
+            (self.state / stale).unlink(missing_ok=True)
+
+        moto_port = free_port()
+        endpoint = f"http://127.0.0.1:{moto_port}"
+        log(f"starting moto on {endpoint}")
+        moto = self.spawn("moto", [str(VENV_BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(moto_port)])
+        self.wait_until(lambda: self.http_ok(f"{endpoint}/moto-api/"), "moto", moto, 60)
+
+        aws = {
+            "AWS_ENDPOINT_URL": endpoint,
+            "AWS_REGION": REGION,
+            "AWS_DEFAULT_REGION": REGION,
+            "AWS_ACCESS_KEY_ID": "test",
+            "AWS_SECRET_ACCESS_KEY": "test",
+        }
+        os.environ.update(aws)
+        log("creating buckets, queues, notification and table")
+        created = resources.create_all(endpoint, REGION, self.visibility_timeout)
+        self.env = {**aws, **created}
+
+        function_env = self.state / "function.env"
+        function_env.write_text(
+            "".join(
+                f"{k}={v}\n"
+                for k, v in {
+                    **aws,
+                    "UPLOADS_BUCKET": created["UPLOADS_BUCKET"],
+                    "DERIVATIVES_BUCKET": created["DERIVATIVES_BUCKET"],
+                    "TABLE_NAME": created["TABLE_NAME"],
+                    "RUST_LOG": os.environ.get("RUST_LOG", "info"),
+                    **{k: v for k, v in os.environ.items() if k.startswith("IMGPIPE_") and k != "IMGPIPE_READY_TIMEOUT"},
+                }.items()
+            )
+        )
+        lambda_port = free_port()
+        log(f"starting cargo lambda watch on 127.0.0.1:{lambda_port} (profile {PROFILE})")
+        watch = self.spawn(
+            "functions",
+            [
+                str(VENV_BIN / "cargo-lambda"), "lambda", "watch",
+                "--profile", PROFILE,
+                "--ignore-changes",
+                "--invoke-address", "127.0.0.1",
+                "--invoke-port", str(lambda_port),
+                "--env-file", str(function_env),
+            ],
+            # cargo lambda looks for `cargo` on PATH; the venv's bin holds cargo-lambda itself.
+            env={"PATH": f"{VENV_BIN}:{os.environ.get('PATH', '')}"},
+        )
+        self.invoke_url = (
+            f"http://127.0.0.1:{lambda_port}/2015-03-31/functions/process-upload/invocations"
+        )
+        log("waiting for process-upload to build and answer (first run compiles)")
+        self.wait_until(self.function_answers, "process-upload", watch, READY_TIMEOUT_S)
+
+        self.env["LAMBDA_INVOKE_URL"] = self.invoke_url
+        body = "".join(f"{k}={v}\n" for k, v in self.env.items())
+        (self.state / "local.env").write_text(body)
+        threading.Thread(target=self.bridge, name="bridge", daemon=True).start()
+        (self.state / "ready").write_text(str(os.getpid()))
+        log(f"ready; endpoints in {self.state / 'local.env'}")
+
+    def http_ok(self, url):
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                return response.status < 500
+        except (urllib.error.URLError, OSError):
+            return False
+
+    def function_answers(self):
+        try:
+            status, _, _ = self.invoke({"Records": []}, timeout=5)
+            return status == 200
+        except (urllib.error.URLError, OSError):
+            return False
+
+    def wait_until(self, check, name, proc, timeout):
+        deadline = time.time() + timeout
+        while not check():
+            self.ensure_alive(name, proc)
+            if time.time() > deadline:
+                raise RuntimeError(f"{name} not ready after {timeout:.0f}s; see {self.logs}/{name}.log")
+            time.sleep(0.5)
+
+    # -- the event source mapping ---------------------------------------------------------
+    def invoke(self, event, timeout):
+        request = urllib.request.Request(
+            self.invoke_url,
+            data=json.dumps(event).encode(),
+            headers={"Content-Type": "application/json"},
+            method="POST",
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=timeout) as response:
+                return response.status, response.headers.get("X-Amz-Function-Error"), response.read()
+        except urllib.error.HTTPError as error:
+            return error.code, error.headers.get("X-Amz-Function-Error"), error.read()
+
+    def bridge(self):
+        """Long-polls the queue and invokes process-upload with each batch. Messages the function
+        reports in `batchItemFailures` are left for redelivery (and, after maxReceiveCount, the
+        DLQ); the rest are deleted. A failed invocation leaves the whole batch, as Lambda does."""
+        import boto3
+
+        sqs = boto3.client("sqs", endpoint_url=self.env["AWS_ENDPOINT_URL"], region_name=REGION)
+        queue_url = self.env["QUEUE_URL"]
+        queue_arn = self.env["QUEUE_ARN"]
+        while not self.stopping.is_set():
+            try:
+                received = sqs.receive_message(
+                    QueueUrl=queue_url,
+                    MaxNumberOfMessages=10,
+                    WaitTimeSeconds=1,
+                    AttributeNames=["All"],
+                ).get("Messages", [])
+                if not received:
+                    continue
+                event = {
+                    "Records": [
+                        {
+                            "messageId": m["MessageId"],
+                            "receiptHandle": m["ReceiptHandle"],
+                            "body": m["Body"],
+                            "attributes": m.get("Attributes", {}),
+                            "messageAttributes": {},
+                            "md5OfBody": m.get("MD5OfBody", ""),
+                            "eventSource": "aws:sqs",
+                            "eventSourceARN": queue_arn,
+                            "awsRegion": REGION,
+                        }
+                        for m in received
+                    ]
+                }
+                status, function_error, payload = self.invoke(event, timeout=900)
+                if status != 200 or function_error:
+                    log(f"bridge: invocation failed ({status} {function_error}); {len(received)} message(s) left for redelivery")
+                    continue
+                failed = {
+                    f.get("itemIdentifier")
+                    for f in (json.loads(payload or b"{}") or {}).get("batchItemFailures", [])
+                }
+                done = [m for m in received if m["MessageId"] not in failed]
+                for start in range(0, len(done), 10):
+                    sqs.delete_message_batch(
+                        QueueUrl=queue_url,
+                        Entries=[
+                            {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]}
+                            for i, m in enumerate(done[start : start + 10])
+                        ],
+                    )
+                log(f"bridge: batch of {len(received)}: {len(done)} done, {len(failed)} left for retry")
+            except Exception as error:  # keep polling: the emulator may be restarting
+                if not self.stopping.is_set():
+                    log(f"bridge: {type(error).__name__}: {error}")
+                    time.sleep(1)
+
+
+def serve(args):
+    cloud = Cloud(args.state_dir, args.visibility_timeout)
+
+    def stop(signum, _frame):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
+    return_code = 0
+    try:
+        cloud.start()
+        while True:
+            for name, proc in cloud.children:
+                cloud.ensure_alive(name, proc)
+            time.sleep(1)
+    except KeyboardInterrupt:
+        log("stopping")
+    except Exception as error:
+        log(f"failed: {error}")
+        return_code = 1
+    finally:
+        cloud.stopping.set()
+        cloud.stop_children()
+        for leftover in ("ready", "pids"):
+            (args.state_dir / leftover).unlink(missing_ok=True)
+        log("stopped")
+    return return_code
+
+
+def up(args):
+    state = args.state_dir
+    state.mkdir(parents=True, exist_ok=True)
+    (state / "logs").mkdir(exist_ok=True)
+    if (state / "ready").exists() and supervisor_pid(state):
+        log(f"already running; endpoints in {state / 'local.env'}")
+        return 0
+    log_path = state / "logs" / "cloud.log"
+    log_file = open(log_path, "ab")
+    start = log_path.stat().st_size
+    proc = subprocess.Popen(
+        [sys.executable, __file__, "serve", "--state-dir", str(state),
+         "--visibility-timeout", str(args.visibility_timeout)],
+        stdout=log_file,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    deadline = time.time() + READY_TIMEOUT_S + 60
+    shown = start
+    while not (state / "ready").exists():
+        shown = echo_new(log_path, shown)
+        if proc.poll() is not None:
+            echo_new(log_path, shown)
+            log(f"the local cloud failed to start; logs in {state / 'logs'}")
+            return 1
+        if time.time() > deadline:
+            log("timed out waiting for the local cloud; stopping it")
+            down(args)
+            return 1
+        time.sleep(0.5)
+    echo_new(log_path, shown)
+    return 0
+
+
+def echo_new(path, offset):
+    """Shows what the supervisor logged since `offset`: progress while `up` waits."""
+    with open(path, "rb") as f:
+        f.seek(offset)
+        new = f.read()
+    if new:
+        sys.stdout.write(new.decode(errors="replace"))
+        sys.stdout.flush()
+    return offset + len(new)
+
+
+def supervisor_pid(state):
+    pids = read_env_file(state / "pids")
+    pid = int(pids.get("supervisor", "0") or 0)
+    return pid if pid and pid_alive(pid) else None
+
+
+def down(args):
+    state = args.state_dir
+    pids = {k: int(v) for k, v in read_env_file(state / "pids").items() if v.strip().isdigit()}
+    supervisor = pids.pop("supervisor", None)
+    if supervisor and pid_alive(supervisor):
+        os.kill(supervisor, signal.SIGTERM)
+        deadline = time.time() + 20
+        while pid_alive(supervisor) and time.time() < deadline:
+            time.sleep(0.2)
+    # Whatever the supervisor could not stop (it was killed, say) is stopped here by PID.
+    for name, pid in pids.items():
+        if pid_alive(pid):
+            try:
+                os.killpg(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+    for leftover in ("ready", "pids"):
+        (state / leftover).unlink(missing_ok=True)
+    log("local cloud stopped")
+    return 0
+
+
+def status(args):
+    pid = supervisor_pid(args.state_dir)
+    if pid and (args.state_dir / "ready").exists():
+        print(f"running (supervisor {pid}); endpoints in {args.state_dir / 'local.env'}")
+        return 0
+    print("not running")
+    return 1
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("command", choices=["up", "serve", "down", "status"])
+    parser.add_argument("--state-dir", type=Path, default=Path(os.environ.get("IMGPIPE_STATE_DIR", DEFAULT_STATE)))
+    parser.add_argument(
+        "--visibility-timeout", type=int,
+        default=int(os.environ.get("IMGPIPE_VISIBILITY_TIMEOUT", "30")),
+        help="seconds before an unacknowledged message is redelivered",
+    )
+    args = parser.parse_args()
+    args.state_dir = args.state_dir.resolve()
+    return {"up": up, "serve": serve, "down": down, "status": status}[args.command](args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
