@@ -9,6 +9,9 @@ and stopped by `down` or Ctrl-C.
     localcloud.py down  [--state-dir D]   stop what `up` started
     localcloud.py status [--state-dir D]
 
+With `--emulator localstack` (or IMGPIPE_EMULATOR=localstack) it runs LocalStack under
+docker compose instead, with the functions deployed there as real Lambdas (localstack.py).
+
 Resources get the same names and settings as infra/ deploys (see resources.py)."""
 
 import argparse
@@ -33,6 +36,8 @@ DEFAULT_STATE = ROOT / ".imgpipe"
 PROFILE = "local"
 READY_TIMEOUT_S = float(os.environ.get("IMGPIPE_READY_TIMEOUT", "900"))
 REGION = "us-east-1"
+# Settings of the local cloud itself, not of the functions.
+LOCAL_ONLY_SETTINGS = {"IMGPIPE_READY_TIMEOUT", "IMGPIPE_VISIBILITY_TIMEOUT", "IMGPIPE_STATE_DIR", "IMGPIPE_EMULATOR"}
 
 
 def log(message):
@@ -55,6 +60,22 @@ def read_env_file(path):
     return values
 
 
+def function_settings(aws, names):
+    """The environment process-upload runs with: the names, the endpoint, and any IMGPIPE_*
+    setting (variants, limits) the user exported."""
+    settings = {
+        **aws,
+        "UPLOADS_BUCKET": names["UPLOADS_BUCKET"],
+        "DERIVATIVES_BUCKET": names["DERIVATIVES_BUCKET"],
+        "TABLE_NAME": names["TABLE_NAME"],
+        "RUST_LOG": os.environ.get("RUST_LOG", "info"),
+    }
+    for key, value in os.environ.items():
+        if key.startswith("IMGPIPE_") and key not in LOCAL_ONLY_SETTINGS:
+            settings[key] = value
+    return settings
+
+
 def pid_alive(pid):
     try:
         os.kill(pid, 0)
@@ -66,7 +87,8 @@ def pid_alive(pid):
 class Cloud:
     """One running local cloud, its processes and its bridge."""
 
-    def __init__(self, state_dir, visibility_timeout):
+    def __init__(self, state_dir, visibility_timeout, emulator="moto"):
+        self.emulator = emulator
         self.state = state_dir
         self.logs = state_dir / "logs"
         self.visibility_timeout = visibility_timeout
@@ -96,6 +118,10 @@ class Cloud:
         (self.state / "pids").write_text("\n".join(lines) + "\n")
 
     def stop_children(self):
+        if self.emulator == "localstack":
+            import localstack
+
+            localstack.stop()
         for name, proc in reversed(self.children):
             if proc.poll() is None:
                 try:
@@ -124,6 +150,8 @@ class Cloud:
         self.logs.mkdir(exist_ok=True)
         for stale in ("ready", "local.env"):
             (self.state / stale).unlink(missing_ok=True)
+        if self.emulator == "localstack":
+            return self.start_localstack()
 
         moto_port = free_port()
         endpoint = f"http://127.0.0.1:{moto_port}"
@@ -144,19 +172,7 @@ class Cloud:
         self.env = {**aws, **created}
 
         function_env = self.state / "function.env"
-        function_env.write_text(
-            "".join(
-                f"{k}={v}\n"
-                for k, v in {
-                    **aws,
-                    "UPLOADS_BUCKET": created["UPLOADS_BUCKET"],
-                    "DERIVATIVES_BUCKET": created["DERIVATIVES_BUCKET"],
-                    "TABLE_NAME": created["TABLE_NAME"],
-                    "RUST_LOG": os.environ.get("RUST_LOG", "info"),
-                    **{k: v for k, v in os.environ.items() if k.startswith("IMGPIPE_") and k != "IMGPIPE_READY_TIMEOUT"},
-                }.items()
-            )
-        )
+        function_env.write_text("".join(f"{k}={v}\n" for k, v in function_settings(aws, created).items()))
         lambda_port = free_port()
         log(f"starting cargo lambda watch on 127.0.0.1:{lambda_port} (profile {PROFILE})")
         watch = self.spawn(
@@ -179,9 +195,31 @@ class Cloud:
         self.wait_until(self.function_answers, "process-upload", watch, READY_TIMEOUT_S)
 
         self.env["LAMBDA_INVOKE_URL"] = self.invoke_url
+        threading.Thread(target=self.bridge, name="bridge", daemon=True).start()
+        self.announce_ready()
+
+    def start_localstack(self):
+        import localstack
+
+        aws = {
+            "AWS_REGION": REGION,
+            "AWS_DEFAULT_REGION": REGION,
+            "AWS_ACCESS_KEY_ID": "test",
+            "AWS_SECRET_ACCESS_KEY": "test",
+        }
+        os.environ.update(aws)
+        log("starting LocalStack (docker compose) and deploying the functions as Lambdas")
+        created = localstack.start(VENV_BIN, self.visibility_timeout, function_settings(aws, {
+            "UPLOADS_BUCKET": resources.UPLOADS_BUCKET,
+            "DERIVATIVES_BUCKET": resources.DERIVATIVES_BUCKET,
+            "TABLE_NAME": resources.TABLE_NAME,
+        }))
+        self.env = {**aws, **created}
+        self.announce_ready()
+
+    def announce_ready(self):
         body = "".join(f"{k}={v}\n" for k, v in self.env.items())
         (self.state / "local.env").write_text(body)
-        threading.Thread(target=self.bridge, name="bridge", daemon=True).start()
         (self.state / "ready").write_text(str(os.getpid()))
         log(f"ready; endpoints in {self.state / 'local.env'}")
 
@@ -281,7 +319,7 @@ class Cloud:
 
 
 def serve(args):
-    cloud = Cloud(args.state_dir, args.visibility_timeout)
+    cloud = Cloud(args.state_dir, args.visibility_timeout, args.emulator)
 
     def stop(signum, _frame):
         raise KeyboardInterrupt
@@ -320,7 +358,7 @@ def up(args):
     start = log_path.stat().st_size
     proc = subprocess.Popen(
         [sys.executable, __file__, "serve", "--state-dir", str(state),
-         "--visibility-timeout", str(args.visibility_timeout)],
+         "--visibility-timeout", str(args.visibility_timeout), "--emulator", args.emulator],
         stdout=log_file,
         stderr=subprocess.STDOUT,
         stdin=subprocess.DEVNULL,
@@ -399,6 +437,11 @@ def main():
         "--visibility-timeout", type=int,
         default=int(os.environ.get("IMGPIPE_VISIBILITY_TIMEOUT", "30")),
         help="seconds before an unacknowledged message is redelivered",
+    )
+    parser.add_argument(
+        "--emulator", choices=["moto", "localstack"],
+        default=os.environ.get("IMGPIPE_EMULATOR", "moto"),
+        help="moto (no Docker; the default and what CI runs) or localstack (docker compose)",
     )
     args = parser.parse_args()
     args.state_dir = args.state_dir.resolve()

@@ -4,8 +4,6 @@ images table with the indexes the metadata API queries."""
 
 import json
 
-import boto3
-
 UPLOADS_BUCKET = "imgpipe-uploads"
 DERIVATIVES_BUCKET = "imgpipe-derivatives"
 TABLE_NAME = "imgpipe-images"
@@ -24,7 +22,9 @@ INDEXES = [
 
 
 def create_all(endpoint, region, visibility_timeout):
-    """Creates every resource (idempotently) and returns the env entries that name them."""
+    """Creates every resource in a fresh emulator and returns the env entries that name them."""
+    import boto3  # only the supervisor needs it; `down` and `status` run without the venv
+
     s3 = boto3.client("s3", endpoint_url=endpoint, region_name=region)
     sqs = boto3.client("sqs", endpoint_url=endpoint, region_name=region)
     dynamodb = boto3.client("dynamodb", endpoint_url=endpoint, region_name=region)

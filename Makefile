@@ -1,0 +1,44 @@
+# imgpipe's day-to-day commands. The local cloud runs without Docker: moto's server and
+# `cargo lambda watch`, both from PyPI, in the project virtualenv (.venv).
+
+SHELL := /bin/bash
+PYTHON := .venv/bin/python
+STATE ?= .imgpipe
+LOCALCLOUD := infra/local/localcloud.py
+PHOTOS ?=
+# moto (default, no Docker) or localstack (needs Docker; see infra/docker-compose.yml)
+EMULATOR ?= moto
+export IMGPIPE_EMULATOR := $(EMULATOR)
+
+.PHONY: demo test up down logs status venv build
+
+## make demo: bring the local cloud up, upload the photos, show what the pipeline made of them
+demo: up
+	@$(PYTHON) infra/local/demo.py --state-dir $(STATE) $(PHOTOS)
+
+## make test: unit tests plus the end-to-end suite on a fresh local cloud of its own
+test:
+	@infra/local/test.sh
+
+## make up: start the local cloud in the background; returns once it is ready
+up: venv build
+	@$(PYTHON) $(LOCALCLOUD) up --state-dir $(STATE)
+
+## make down: stop everything `make up` started
+down:
+	@python3 $(LOCALCLOUD) down --state-dir $(STATE)
+
+## make logs: follow the local cloud's logs (moto, the functions, the bridge)
+logs:
+	@tail -n 40 -F $(STATE)/logs/*.log
+
+status:
+	@python3 $(LOCALCLOUD) status --state-dir $(STATE)
+
+venv:
+	@infra/local/venv.sh
+
+# The functions in the profile the local cloud and the tests share (see Cargo.toml).
+build:
+	@echo "building the functions (profile local; the first build takes a few minutes) ..."
+	@cargo build --profile local --bins
