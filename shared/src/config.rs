@@ -24,6 +24,8 @@ pub enum ConfigError {
     NoVariants,
     #[error("environment variable {name} is required but not set")]
     Missing { name: &'static str },
+    #[error("UPLOADS_BUCKET and DERIVATIVES_BUCKET are the same bucket: set DERIVATIVES_PREFIX so that variants cannot trigger the function")]
+    SharedBucketWithoutPrefix,
     #[error("environment variable {name}=`{value}` is not a positive whole number")]
     BadNumber { name: &'static str, value: String },
 }
@@ -220,6 +222,9 @@ pub struct StorageNames {
     pub uploads_bucket: String,
     pub derivatives_bucket: String,
     pub table_name: String,
+    /// Key prefix of the variants (`DERIVATIVES_PREFIX`, default none). Required when one
+    /// bucket serves both roles, so that the function can tell its own output from uploads.
+    pub derivatives_prefix: String,
 }
 
 impl StorageNames {
@@ -229,11 +234,32 @@ impl StorageNames {
                 .filter(|v| !v.trim().is_empty())
                 .ok_or(ConfigError::Missing { name })
         };
-        Ok(StorageNames {
+        let names = StorageNames {
             uploads_bucket: required("UPLOADS_BUCKET")?,
             derivatives_bucket: required("DERIVATIVES_BUCKET")?,
             table_name: required("TABLE_NAME")?,
-        })
+            derivatives_prefix: lookup("DERIVATIVES_PREFIX").unwrap_or_default(),
+        };
+        if names.uploads_bucket == names.derivatives_bucket && names.derivatives_prefix.is_empty() {
+            return Err(ConfigError::SharedBucketWithoutPrefix);
+        }
+        Ok(names)
+    }
+
+    /// Whether an object is one of our variants: such events are ignored, so the function
+    /// can never trigger itself.
+    pub fn is_derivative(&self, bucket: &str, key: &str) -> bool {
+        bucket == self.derivatives_bucket && key.starts_with(&self.derivatives_prefix)
+    }
+
+    /// Where a variant of image `id` lives. Deterministic, so a repeated event overwrites the
+    /// same objects; all of one image's variants share `variant_prefix(id)`.
+    pub fn variant_key(&self, id: &str, name: &str, format: OutputFormat) -> String {
+        format!("{}{name}.{}", self.variant_prefix(id), format.extension())
+    }
+
+    pub fn variant_prefix(&self, id: &str) -> String {
+        format!("{}{id}/", self.derivatives_prefix)
     }
 
     pub fn from_env() -> Result<Self, ConfigError> {
@@ -328,5 +354,27 @@ mod tests {
                 name: "UPLOADS_BUCKET"
             })
         );
+    }
+
+    fn names(pairs: &[(&str, &str)]) -> Result<StorageNames, ConfigError> {
+        let env: HashMap<&str, &str> = pairs.iter().copied().collect();
+        StorageNames::from_lookup(|k| env.get(k).map(|v| v.to_string()))
+    }
+
+    #[test]
+    fn one_bucket_for_both_needs_a_prefix_and_then_skips_only_variants() {
+        let shared = [
+            ("UPLOADS_BUCKET", "b"),
+            ("DERIVATIVES_BUCKET", "b"),
+            ("TABLE_NAME", "t"),
+        ];
+        assert_eq!(names(&shared), Err(ConfigError::SharedBucketWithoutPrefix));
+        let mut with_prefix = shared.to_vec();
+        with_prefix.push(("DERIVATIVES_PREFIX", "variants/"));
+        let names = names(&with_prefix).expect("valid");
+        let key = names.variant_key("abc", "thumb", OutputFormat::Jpeg);
+        assert_eq!(key, "variants/abc/thumb.jpg");
+        assert!(names.is_derivative("b", &key));
+        assert!(!names.is_derivative("b", "photos/cat.jpg"));
     }
 }

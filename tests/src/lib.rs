@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use aws_config::BehaviorVersion;
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_s3::primitives::ByteStream;
+use imgpipe::config::StorageNames;
 use imgpipe::store::{dynamo, image_id, StoredImage};
 
 /// How long a photo may take from upload to record, build-free (the functions are prebuilt).
@@ -15,6 +16,8 @@ pub const PROCESS_WAIT: Duration = Duration::from_secs(60);
 const REACH_TIMEOUT: Duration = Duration::from_secs(5);
 
 pub struct Cloud {
+    /// The names the function runs with, parsed by the function's own config code.
+    pub names: StorageNames,
     pub s3: aws_sdk_s3::Client,
     pub sqs: aws_sdk_sqs::Client,
     pub dynamodb: aws_sdk_dynamodb::Client,
@@ -50,7 +53,9 @@ impl Cloud {
         let endpoint = env("AWS_ENDPOINT_URL")?;
         let cloud = Cloud::at(&endpoint).await;
         cloud.check_reachable(&endpoint).await?;
+        let names = StorageNames::from_env().map_err(|e| Unreachable(e.to_string()))?;
         Ok(Cloud {
+            names,
             uploads: env("UPLOADS_BUCKET")?,
             derivatives: env("DERIVATIVES_BUCKET")?,
             table: env("TABLE_NAME")?,
@@ -74,6 +79,12 @@ impl Cloud {
             .load()
             .await;
         Cloud {
+            names: StorageNames {
+                uploads_bucket: String::new(),
+                derivatives_bucket: String::new(),
+                table_name: String::new(),
+                derivatives_prefix: String::new(),
+            },
             s3: imgpipe::store::clients::s3_client(&config),
             sqs: aws_sdk_sqs::Client::new(&config),
             dynamodb: imgpipe::store::clients::dynamodb_client(&config),

@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use imgpipe::metadata::Status;
-use imgpipe::store::{image_id, variant_prefix};
+use imgpipe::store::image_id;
 use imgpipe_e2e::{fixture, s3_event_body, unique, wait_until, Cloud};
 
 fn dimensions(bytes: &[u8]) -> (u32, u32) {
@@ -64,7 +64,10 @@ async fn keys_with_spaces_plus_unicode_and_nested_prefixes_work() {
             .await;
         assert_eq!(&item.source_key, key);
         assert_eq!(
-            cloud.derivative_keys(&variant_prefix(&item.id)).await.len(),
+            cloud
+                .derivative_keys(&cloud.names.variant_prefix(&item.id))
+                .await
+                .len(),
             3,
             "{key}"
         );
@@ -118,7 +121,7 @@ async fn the_same_event_delivered_twice_leaves_one_item_and_the_same_objects() {
 
 async fn variant_bytes(cloud: &Cloud, id: &str) -> Vec<(String, Vec<u8>)> {
     let mut out = Vec::new();
-    for key in cloud.derivative_keys(&variant_prefix(id)).await {
+    for key in cloud.derivative_keys(&cloud.names.variant_prefix(id)).await {
         let bytes = cloud.derivative(&key).await;
         out.push((key, bytes));
     }
@@ -156,7 +159,10 @@ async fn deleting_the_upload_removes_its_variants_and_marks_its_item() {
         .wait_for_item(&key, |i| i.record.status == Status::Processed)
         .await;
     assert_eq!(
-        cloud.derivative_keys(&variant_prefix(&item.id)).await.len(),
+        cloud
+            .derivative_keys(&cloud.names.variant_prefix(&item.id))
+            .await
+            .len(),
         3
     );
 
@@ -173,7 +179,7 @@ async fn deleting_the_upload_removes_its_variants_and_marks_its_item() {
         .await;
     assert!(deleted.record.variants.is_empty());
     assert!(cloud
-        .derivative_keys(&variant_prefix(&item.id))
+        .derivative_keys(&cloud.names.variant_prefix(&item.id))
         .await
         .is_empty());
 }
@@ -280,7 +286,7 @@ async fn an_object_written_to_the_derivatives_bucket_triggers_nothing() {
         "no record for an object in the derivatives bucket"
     );
     assert!(cloud
-        .derivative_keys(&variant_prefix(&stray_id))
+        .derivative_keys(&cloud.names.variant_prefix(&stray_id))
         .await
         .is_empty());
 }

@@ -25,6 +25,9 @@ pub enum Rejection {
     },
     #[error("cannot encode variant `{variant}`: {detail}")]
     Encode { variant: String, detail: String },
+    /// A codec panicked on this input (a bug the input found): refused, and the batch goes on.
+    #[error("the decoder failed on this input: {detail}")]
+    DecoderPanic { detail: String },
 }
 
 impl Rejection {
@@ -37,6 +40,7 @@ impl Rejection {
             Rejection::TooManyPixels { .. } => "too_many_pixels",
             Rejection::Corrupt { .. } => "corrupt",
             Rejection::Encode { .. } => "encode_failed",
+            Rejection::DecoderPanic { .. } => "decoder_failed",
         }
     }
 }

@@ -47,7 +47,24 @@ pub struct EncodedVariant {
 }
 
 /// Turns the bytes of one upload into its variants, or says why it cannot.
+///
+/// A panic inside a codec on hostile input becomes a rejection of that one input instead of
+/// taking the whole batch (and the process) down; builds keep `panic = "unwind"` for this.
 pub fn process(bytes: &[u8], config: &PipelineConfig) -> Result<ProcessedImage, Rejection> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        process_unguarded(bytes, config)
+    }))
+    .unwrap_or_else(|panic| {
+        let detail = panic
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "no message".to_owned());
+        Err(Rejection::DecoderPanic { detail })
+    })
+}
+
+fn process_unguarded(bytes: &[u8], config: &PipelineConfig) -> Result<ProcessedImage, Rejection> {
     if bytes.is_empty() {
         return Err(Rejection::Empty);
     }

@@ -13,7 +13,6 @@ use sha2::{Digest, Sha256};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
-use crate::config::OutputFormat;
 use crate::metadata::ImageRecord;
 
 pub use dynamo::DynamoImages;
@@ -234,16 +233,6 @@ pub fn image_id(bucket: &str, key: &str) -> String {
         .finalize();
     // 128 bits: collisions are out of reach, and the keys stay short.
     hex::encode(&digest[..16])
-}
-
-/// Where a variant of `id` lives in the derivatives bucket. Deterministic, so a repeated event
-/// overwrites the same objects; all of one image's variants share the `id/` prefix.
-pub fn variant_key(id: &str, name: &str, format: OutputFormat) -> String {
-    format!("{id}/{name}.{}", format.extension())
-}
-
-pub fn variant_prefix(id: &str) -> String {
-    format!("{id}/")
 }
 
 #[cfg(test)]

@@ -2,7 +2,6 @@
 //! record write; on removal, mark the record and delete the variants. Bad input is recorded as
 //! rejected and acknowledged; only storage failures are retried, and only for their message.
 
-use std::sync::Arc;
 use std::time::Instant;
 
 use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse};
@@ -11,8 +10,8 @@ use imgpipe::event::{parse_invocation, Invocation, ObjectEvent, S3Record};
 use imgpipe::image::{process, Rejection};
 use imgpipe::metadata::{ImageRecord, Status, VariantRecord};
 use imgpipe::store::{
-    image_id, variant_key, variant_prefix, Deletion, Fetched, ImageTable, ObjectStore, Source,
-    StoreError, StoredImage, StoredObject, WriteOutcome,
+    image_id, Deletion, Fetched, ImageTable, ObjectStore, Source, StoreError, StoredImage,
+    StoredObject, WriteOutcome,
 };
 use serde_json::Value;
 
@@ -48,11 +47,24 @@ pub enum Outcome {
     Skipped(&'static str),
 }
 
+impl Outcome {
+    /// One word for the log line.
+    pub fn status(&self) -> &'static str {
+        match self {
+            Outcome::Processed { .. } => "processed",
+            Outcome::Rejected { .. } => "rejected",
+            Outcome::Deleted { .. } => "deleted",
+            Outcome::Stale => "stale",
+            Outcome::Skipped(_) => "skipped",
+        }
+    }
+}
+
 pub struct Handler<O, T> {
     objects: O,
     table: T,
     names: StorageNames,
-    pipeline: Arc<PipelineConfig>,
+    pipeline: PipelineConfig,
 }
 
 impl<O: ObjectStore, T: ImageTable> Handler<O, T> {
@@ -61,7 +73,7 @@ impl<O: ObjectStore, T: ImageTable> Handler<O, T> {
             objects,
             table,
             names,
-            pipeline: Arc::new(pipeline),
+            pipeline,
         }
     }
 
@@ -117,9 +129,9 @@ impl<O: ObjectStore, T: ImageTable> Handler<O, T> {
     pub async fn handle_record(&self, record: &S3Record) -> Result<Outcome, StoreError> {
         let started = Instant::now();
         let result = match record.event {
-            _ if record.bucket == self.names.derivatives_bucket => {
+            _ if self.names.is_derivative(&record.bucket, &record.key) => {
                 // Our own output must never feed back into us.
-                Ok(Outcome::Skipped("event from the derivatives bucket"))
+                Ok(Outcome::Skipped("a derivative, not an upload"))
             }
             ObjectEvent::Created => self.created(record, started).await,
             ObjectEvent::Removed => self.removed(record).await,
@@ -128,7 +140,8 @@ impl<O: ObjectStore, T: ImageTable> Handler<O, T> {
         match &result {
             Ok(outcome) => tracing::info!(
                 bucket = %record.bucket, key = %record.key, event = %record.event_name,
-                outcome = ?outcome, ms, "record handled"
+                status = outcome.status(), bytes = record.size, detail = ?outcome, ms,
+                "record handled"
             ),
             Err(e) => tracing::warn!(
                 bucket = %record.bucket, key = %record.key, event = %record.event_name,
@@ -163,59 +176,44 @@ impl<O: ObjectStore, T: ImageTable> Handler<O, T> {
                 return self.write_rejection(item, rejection).await;
             }
         };
-        let pipeline = Arc::clone(&self.pipeline);
-        // Decoding is CPU-bound: keep it off the async workers.
-        let (bytes, result) = tokio::task::spawn_blocking(move || {
-            let result = process(&object.bytes, &pipeline);
-            (object, result)
-        })
-        .await
-        .map_err(|e| StoreError::S3 {
-            operation: "process",
-            bucket: record.bucket.clone(),
-            key: record.key.clone(),
-            detail: format!("image task did not finish: {e}"),
-        })?;
-        let image = match result {
+        // CPU-bound, but run inline: an instance handles one invocation at a time, so there is
+        // nothing else for this thread to do meanwhile.
+        let mut image = match process(&object.bytes, &self.pipeline) {
             Ok(image) => image,
             Err(rejection) => {
-                let size = bytes.bytes.len() as u64;
-                let item = self.item(
-                    record,
-                    &id,
-                    Some(&bytes),
-                    ImageRecord::rejected(&bytes.bytes, size, &rejection),
-                    started,
-                );
+                let size = object.bytes.len() as u64;
+                let image = ImageRecord::rejected(&object.bytes, size, &rejection);
+                let item = self.item(record, &id, Some(&object), image, started);
                 return self.write_rejection(item, rejection).await;
             }
         };
-        let mut variants = Vec::with_capacity(image.variants.len());
-        for variant in &image.variants {
-            let key = variant_key(&id, &variant.name, variant.format);
-            self.objects
-                .put(
-                    &self.names.derivatives_bucket,
-                    &key,
-                    variant.data.clone(),
-                    variant.format.mime_type(),
-                )
-                .await?;
+        let encoded = std::mem::take(&mut image.variants);
+        let mut variants = Vec::with_capacity(encoded.len());
+        for variant in encoded {
+            let key = self.names.variant_key(&id, &variant.name, variant.format);
             variants.push(VariantRecord {
-                name: variant.name.clone(),
-                key,
+                name: variant.name,
+                key: key.clone(),
                 format: variant.format.name().to_owned(),
                 width: variant.width,
                 height: variant.height,
                 bytes: variant.data.len() as u64,
             });
+            self.objects
+                .put(
+                    &self.names.derivatives_bucket,
+                    &key,
+                    variant.data,
+                    variant.format.mime_type(),
+                )
+                .await?;
         }
         let count = variants.len();
         let item = self.item(
             record,
             &id,
-            Some(&bytes),
-            ImageRecord::processed(&bytes.bytes, &image, variants),
+            Some(&object),
+            ImageRecord::processed(&object.bytes, &image, variants),
             started,
         );
         match self.table.put_if_newer(&item).await? {
@@ -226,7 +224,10 @@ impl<O: ObjectStore, T: ImageTable> Handler<O, T> {
                 if let Some(current) = self.table.get(&id).await? {
                     if current.record.status == Status::Deleted {
                         self.objects
-                            .delete_prefix(&self.names.derivatives_bucket, &variant_prefix(&id))
+                            .delete_prefix(
+                                &self.names.derivatives_bucket,
+                                &self.names.variant_prefix(&id),
+                            )
                             .await?;
                     }
                 }
@@ -244,7 +245,10 @@ impl<O: ObjectStore, T: ImageTable> Handler<O, T> {
         match self.table.put_if_newer(&item).await? {
             WriteOutcome::Written => {
                 self.objects
-                    .delete_prefix(&self.names.derivatives_bucket, &variant_prefix(&item.id))
+                    .delete_prefix(
+                        &self.names.derivatives_bucket,
+                        &self.names.variant_prefix(&item.id),
+                    )
                     .await?;
                 Ok(Outcome::Rejected {
                     reason: rejection.to_string(),
@@ -273,7 +277,10 @@ impl<O: ObjectStore, T: ImageTable> Handler<O, T> {
             WriteOutcome::Written => {
                 let removed = self
                     .objects
-                    .delete_prefix(&self.names.derivatives_bucket, &variant_prefix(&id))
+                    .delete_prefix(
+                        &self.names.derivatives_bucket,
+                        &self.names.variant_prefix(&id),
+                    )
                     .await?;
                 Ok(Outcome::Deleted {
                     variants_removed: removed,

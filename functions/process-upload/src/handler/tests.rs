@@ -149,6 +149,7 @@ fn handler() -> Handler<MemoryObjects, MemoryTable> {
         uploads_bucket: UPLOADS.into(),
         derivatives_bucket: DERIVATIVES.into(),
         table_name: "images".into(),
+        derivatives_prefix: String::new(),
     };
     Handler::new(
         MemoryObjects::default(),
@@ -374,6 +375,7 @@ async fn an_oversized_upload_is_rejected_by_size() {
         uploads_bucket: UPLOADS.into(),
         derivatives_bucket: DERIVATIVES.into(),
         table_name: "images".into(),
+        derivatives_prefix: String::new(),
     };
     let mut pipeline = PipelineConfig::default();
     pipeline.limits.max_bytes = 1024;
