@@ -4,15 +4,18 @@ has handled each one, and prints what it recorded."""
 
 import argparse
 import datetime
+import json
 import sys
 import time
+import urllib.parse
+import urllib.request
 from pathlib import Path
 
 import boto3
 
 ROOT = Path(__file__).resolve().parents[2]
 WAIT_S = 120
-LIST_PARTITION = "image"
+DEMO_PREFIX = "demo/"
 
 
 def read_env(path):
@@ -29,47 +32,27 @@ def utc_now():
     return now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z"
 
 
-def items_by_key(dynamodb, table):
-    """Every item, newest first, through the listing index (no table scan)."""
-    items, start = {}, None
+def api_get(api, path):
+    with urllib.request.urlopen(f"{api}{path}", timeout=10) as response:
+        return json.load(response)
+
+
+def listed(api, prefix):
+    """Every image under `prefix`, newest first, through the API's pages."""
+    items, cursor = [], None
     while True:
-        query = dict(
-            TableName=table,
-            IndexName="by_upload",
-            KeyConditionExpression="list_pk = :p",
-            ExpressionAttributeValues={":p": {"S": LIST_PARTITION}},
-            ScanIndexForward=False,
-        )
-        if start:
-            query["ExclusiveStartKey"] = start
-        page = dynamodb.query(**query)
-        for item in page["Items"]:
-            items.setdefault(item["source_key"]["S"], item)
-        start = page.get("LastEvaluatedKey")
-        if not start:
+        query = {"prefix": prefix, "limit": "100", **({"cursor": cursor} if cursor else {})}
+        page = api_get(api, "/images?" + urllib.parse.urlencode(query))
+        items.extend(page["items"])
+        cursor = page["next_cursor"]
+        if not cursor:
             return items
 
 
-def text(item, *path):
-    value = item
-    for step in path:
-        if not isinstance(value, dict) or step not in value:
-            return ""
-        value = value[step]
-    if isinstance(value, dict):
-        for kind in ("S", "N"):
-            if kind in value:
-                return value[kind]
-    return ""
-
-
-def describe_variants(item):
-    if text(item, "status") != "processed":
-        return text(item, "reason")
-    variants = item.get("variants", {}).get("L", [])
-    return ", ".join(
-        f"{text(v['M'], 'name')} {text(v['M'], 'width')}x{text(v['M'], 'height')}" for v in variants
-    )
+def describe_variants(record):
+    if record["status"] != "processed":
+        return record.get("reason") or ""
+    return ", ".join(f"{v['name']} {v['width']}x{v['height']}" for v in record["variants"])
 
 
 def main():
@@ -86,7 +69,7 @@ def main():
         aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
     )
     s3 = boto3.client("s3", **session)
-    dynamodb = boto3.client("dynamodb", **session)
+    api = env["API_URL"]
     photos = args.photos or sorted((ROOT / "fixtures" / "photos").iterdir())
     photos = [p for p in photos if p.is_file()]
     if not photos:
@@ -96,7 +79,7 @@ def main():
     started = utc_now()
     keys = []
     for photo in photos:
-        key = f"demo/{photo.name}"
+        key = f"{DEMO_PREFIX}{photo.name}"
         s3.upload_file(str(photo), env["UPLOADS_BUCKET"], key)
         keys.append(key)
         print(f"uploaded {photo} -> s3://{env['UPLOADS_BUCKET']}/{key}")
@@ -104,12 +87,11 @@ def main():
     deadline = time.time() + WAIT_S
     done = {}
     while len(done) < len(keys):
-        items = items_by_key(dynamodb, env["TABLE_NAME"])
-        for key in keys:
-            item = items.get(key)
-            if item and text(item, "updated_at") >= started and key not in done:
-                done[key] = item
-                print(f"  {text(item, 'status'):9} {key}")
+        for summary in listed(api, DEMO_PREFIX):
+            key = summary["source_key"]
+            if key in keys and key not in done and summary["uploaded_at"] >= started:
+                done[key] = api_get(api, summary["href"])
+                print(f"  {summary['status']:9} {key}")
         if len(done) < len(keys):
             if time.time() > deadline:
                 missing = ", ".join(k for k in keys if k not in done)
@@ -119,18 +101,11 @@ def main():
 
     rows = [("key", "status", "size", "camera", "taken at", "variants / reason")]
     for key in keys:
-        item = done[key]
-        camera = " ".join(filter(None, (text(item, "exif", "M", "make"), text(item, "exif", "M", "model"))))
-        rows.append(
-            (
-                key,
-                text(item, "status"),
-                f"{text(item, 'width')}x{text(item, 'height')}" if text(item, "width") else "-",
-                camera or "-",
-                text(item, "exif", "M", "taken_at") or "-",
-                describe_variants(item),
-            )
-        )
+        record = done[key]
+        exif = record.get("exif") or {}
+        camera = " ".join(filter(None, (exif.get("make"), exif.get("model"))))
+        size = f"{record['width']}x{record['height']}" if record.get("width") else "-"
+        rows.append((key, record["status"], size, camera or "-", exif.get("taken_at") or "-", describe_variants(record)))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     print()
     for n, row in enumerate(rows):
@@ -139,6 +114,12 @@ def main():
             print("  ".join("-" * w for w in widths))
     print(
         f"""
+The metadata API is at {api}:
+
+  curl -s '{api}/images?limit=5'
+  curl -s '{api}/images/{done[keys[0]]['id']}'
+  curl -si '{api}/images/{done[keys[0]]['id']}/variants/thumb'     # 302 to the variant
+
 Variants are in s3://{env['DERIVATIVES_BUCKET']}/<id>/<variant>.jpg, records in the
 DynamoDB table {env['TABLE_NAME']}. Upload more (AWS CLI, or any SDK pointed at the endpoint):
 

@@ -17,6 +17,7 @@ Resources get the same names and settings as infra/ deploys (see resources.py)."
 import argparse
 import json
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -195,8 +196,30 @@ class Cloud:
         self.wait_until(self.function_answers, "process-upload", watch, READY_TIMEOUT_S)
 
         self.env["LAMBDA_INVOKE_URL"] = self.invoke_url
+        self.start_api(aws, created)
         threading.Thread(target=self.bridge, name="bridge", daemon=True).start()
         self.announce_ready()
+
+    def start_api(self, aws, names):
+        """The metadata API as a plain local HTTP server (the same router Lambda serves)."""
+        port = free_port()
+        binary = ROOT / "target" / PROFILE / "metadata-api"
+        if not binary.exists():
+            raise RuntimeError(f"{binary} is missing: build it with `make build`")
+        api_env = {
+            **aws,
+            "TABLE_NAME": names["TABLE_NAME"],
+            "DERIVATIVES_BUCKET": names["DERIVATIVES_BUCKET"],
+            "API_LISTEN": f"127.0.0.1:{port}",
+            # A fresh signing key per local cloud: cursors do not outlive it, as intended.
+            "API_CURSOR_SECRET": secrets.token_hex(32),
+            **{k: v for k, v in os.environ.items() if k.startswith("API_") and k not in ("API_LISTEN", "API_URL")},
+        }
+        url = f"http://127.0.0.1:{port}"
+        log(f"starting the metadata API on {url}")
+        api = self.spawn("api", [str(binary)], env=api_env)
+        self.wait_until(lambda: self.http_ok(f"{url}/health"), "api", api, 60)
+        self.env["API_URL"] = url
 
     def start_localstack(self):
         import localstack
@@ -215,6 +238,7 @@ class Cloud:
             "TABLE_NAME": resources.TABLE_NAME,
         }))
         self.env = {**aws, **created}
+        self.start_api({**aws, "AWS_ENDPOINT_URL": created["AWS_ENDPOINT_URL"]}, created)
         self.announce_ready()
 
     def announce_ready(self):

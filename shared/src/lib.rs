@@ -5,5 +5,6 @@
 pub mod config;
 pub mod event;
 pub mod image;
+pub mod logging;
 pub mod metadata;
 pub mod store;

@@ -12,7 +12,7 @@ use handler::Handler;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    init_logging();
+    imgpipe::logging::init();
     // Bad configuration stops the cold start with a clear message instead of failing records.
     let pipeline = PipelineConfig::from_env()?;
     let names = StorageNames::from_env()?;
@@ -28,19 +28,4 @@ async fn main() -> Result<(), Error> {
         handler.handle(event.payload).await.map_err(Error::from)
     }))
     .await
-}
-
-/// JSON lines in Lambda (CloudWatch parses them); readable text on a terminal.
-fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_target(false)
-        .without_time();
-    if std::env::var_os("AWS_LAMBDA_FUNCTION_NAME").is_some() {
-        builder.json().init();
-    } else {
-        builder.init();
-    }
 }

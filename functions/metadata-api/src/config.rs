@@ -1,0 +1,146 @@
+//! The API's settings, from the environment.
+
+use std::time::Duration;
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ApiConfigError {
+    #[error("environment variable {name} is required but not set")]
+    Missing { name: &'static str },
+    #[error("environment variable {name}=`{value}`: {problem}")]
+    Invalid {
+        name: &'static str,
+        value: String,
+        problem: &'static str,
+    },
+}
+
+/// Presigned links live 15 minutes unless configured; S3 allows at most 7 days.
+const DEFAULT_PRESIGN_SECONDS: u64 = 900;
+const MAX_PRESIGN_SECONDS: u64 = 7 * 24 * 3600;
+/// An HMAC key shorter than this is too easy to guess.
+const MIN_CURSOR_SECRET_BYTES: usize = 16;
+
+#[derive(Debug, Clone)]
+pub struct ApiConfig {
+    pub table: String,
+    pub derivatives_bucket: String,
+    /// GPS is private unless the deployment opts in (`API_EXPOSE_GPS=true`).
+    pub expose_gps: bool,
+    /// `API_CORS_ORIGINS`: comma-separated origins, or `*`; empty means no CORS headers.
+    pub cors_origins: Vec<String>,
+    /// `API_PRESIGN_SECONDS`: lifetime of the variant links.
+    pub presign_expiry: Duration,
+    /// `API_CURSOR_SECRET`: the key that signs pagination cursors. Shared by every instance
+    /// of the function, so a cursor from one instance is valid on the next.
+    pub cursor_secret: Vec<u8>,
+}
+
+impl ApiConfig {
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ApiConfigError> {
+        let required = |name: &'static str| {
+            lookup(name)
+                .filter(|v| !v.trim().is_empty())
+                .ok_or(ApiConfigError::Missing { name })
+        };
+        let expose_gps = match lookup("API_EXPOSE_GPS").as_deref().map(str::trim) {
+            None | Some("") | Some("false") | Some("0") => false,
+            Some("true") | Some("1") => true,
+            Some(other) => {
+                return Err(ApiConfigError::Invalid {
+                    name: "API_EXPOSE_GPS",
+                    value: other.to_owned(),
+                    problem: "expected true or false",
+                })
+            }
+        };
+        let presign_seconds = match lookup("API_PRESIGN_SECONDS") {
+            None => DEFAULT_PRESIGN_SECONDS,
+            Some(value) => value
+                .trim()
+                .parse::<u64>()
+                .ok()
+                .filter(|s| (1..=MAX_PRESIGN_SECONDS).contains(s))
+                .ok_or(ApiConfigError::Invalid {
+                    name: "API_PRESIGN_SECONDS",
+                    value,
+                    problem: "expected whole seconds from 1 to 604800 (7 days)",
+                })?,
+        };
+        let cursor_secret = required("API_CURSOR_SECRET")?;
+        if cursor_secret.len() < MIN_CURSOR_SECRET_BYTES {
+            return Err(ApiConfigError::Invalid {
+                name: "API_CURSOR_SECRET",
+                value: "(hidden)".to_owned(),
+                problem: "must be at least 16 bytes",
+            });
+        }
+        Ok(ApiConfig {
+            table: required("TABLE_NAME")?,
+            derivatives_bucket: required("DERIVATIVES_BUCKET")?,
+            expose_gps,
+            cors_origins: lookup("API_CORS_ORIGINS")
+                .unwrap_or_default()
+                .split(',')
+                .map(str::trim)
+                .filter(|o| !o.is_empty())
+                .map(str::to_owned)
+                .collect(),
+            presign_expiry: Duration::from_secs(presign_seconds),
+            cursor_secret: cursor_secret.into_bytes(),
+        })
+    }
+
+    pub fn from_env() -> Result<Self, ApiConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn config(pairs: &[(&str, &str)]) -> Result<ApiConfig, ApiConfigError> {
+        let mut env: HashMap<&str, &str> = [
+            ("TABLE_NAME", "t"),
+            ("DERIVATIVES_BUCKET", "d"),
+            ("API_CURSOR_SECRET", "0123456789abcdef0123"),
+        ]
+        .into();
+        env.extend(pairs.iter().copied());
+        ApiConfig::from_lookup(|k| env.get(k).map(|v| v.to_string()))
+    }
+
+    #[test]
+    fn gps_is_private_by_default() {
+        assert!(!config(&[]).expect("valid").expose_gps);
+        assert!(
+            config(&[("API_EXPOSE_GPS", "true")])
+                .expect("valid")
+                .expose_gps
+        );
+        assert!(config(&[("API_EXPOSE_GPS", "yes please")]).is_err());
+    }
+
+    #[test]
+    fn parses_cors_origins_and_presign_expiry() {
+        let c = config(&[
+            ("API_CORS_ORIGINS", "https://a.example, https://b.example"),
+            ("API_PRESIGN_SECONDS", "60"),
+        ])
+        .expect("valid");
+        assert_eq!(c.cors_origins, ["https://a.example", "https://b.example"]);
+        assert_eq!(c.presign_expiry, Duration::from_secs(60));
+        assert!(config(&[("API_PRESIGN_SECONDS", "0")]).is_err());
+    }
+
+    #[test]
+    fn refuses_a_short_cursor_secret() {
+        let err = config(&[("API_CURSOR_SECRET", "short")]).expect_err("too short");
+        assert!(err.to_string().contains("16 bytes"), "{err}");
+        assert!(
+            !err.to_string().contains("short"),
+            "the secret is not echoed"
+        );
+    }
+}

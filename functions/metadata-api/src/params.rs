@@ -1,0 +1,308 @@
+//! `GET /images` query parameters, validated into a listing plan that names its index.
+
+use std::collections::HashMap;
+
+use sha2::{Digest, Sha256};
+use time::format_description::well_known::Rfc3339;
+use time::macros::format_description;
+use time::{Date, OffsetDateTime, PrimitiveDateTime};
+
+use crate::error::ApiError;
+
+pub const DEFAULT_LIMIT: usize = 25;
+pub const MAX_LIMIT: usize = 100;
+const KNOWN: [&str; 7] = [
+    "status",
+    "camera",
+    "taken_from",
+    "taken_to",
+    "prefix",
+    "limit",
+    "cursor",
+];
+const STATUSES: [&str; 3] = ["processed", "rejected", "deleted"];
+const MAX_TEXT: usize = 1024;
+
+/// Which secondary index serves a listing, and by which keys.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Index {
+    /// Everything, newest upload first.
+    ByUpload,
+    /// One camera (`make model`), newest upload first.
+    ByCamera(String),
+    /// A taken-at range, most recent shot first.
+    ByTaken,
+}
+
+impl Index {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Index::ByUpload => "by_upload",
+            Index::ByCamera(_) => "by_camera",
+            Index::ByTaken => "by_taken",
+        }
+    }
+
+    /// The attributes DynamoDB needs in an exclusive start key for this index.
+    pub fn key_attributes(&self) -> [&'static str; 3] {
+        match self {
+            Index::ByUpload => ["id", "list_pk", "uploaded_at"],
+            Index::ByCamera(_) => ["id", "camera", "uploaded_at"],
+            Index::ByTaken => ["id", "list_pk", "taken_at"],
+        }
+    }
+}
+
+/// A validated listing request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListQuery {
+    pub index: Index,
+    pub status: Option<String>,
+    pub prefix: Option<String>,
+    /// Inclusive bounds on the EXIF taken-at (camera-local wall time, as EXIF records it).
+    pub taken_from: Option<String>,
+    pub taken_to: Option<String>,
+    pub limit: usize,
+    pub cursor: Option<String>,
+}
+
+impl ListQuery {
+    pub fn parse(params: &HashMap<String, String>) -> Result<Self, ApiError> {
+        if let Some(unknown) = params.keys().find(|k| !KNOWN.contains(&k.as_str())) {
+            return Err(ApiError::bad(
+                unknown,
+                format!("unknown parameter `{unknown}`; known: {}", KNOWN.join(", ")),
+            ));
+        }
+        let text = |name: &str| -> Result<Option<String>, ApiError> {
+            match params.get(name) {
+                None => Ok(None),
+                Some(v) if v.is_empty() => Err(ApiError::bad(name, format!("`{name}` is empty"))),
+                Some(v) if v.len() > MAX_TEXT => Err(ApiError::bad(
+                    name,
+                    format!("`{name}` is longer than {MAX_TEXT} bytes"),
+                )),
+                Some(v) => Ok(Some(v.clone())),
+            }
+        };
+        let status = text("status")?;
+        if let Some(s) = &status {
+            if !STATUSES.contains(&s.as_str()) {
+                return Err(ApiError::bad(
+                    "status",
+                    format!("`status` must be one of {}", STATUSES.join(", ")),
+                ));
+            }
+        }
+        let limit = match params.get("limit") {
+            None => DEFAULT_LIMIT,
+            Some(v) => v
+                .parse::<usize>()
+                .ok()
+                .filter(|n| (1..=MAX_LIMIT).contains(n))
+                .ok_or_else(|| {
+                    ApiError::bad(
+                        "limit",
+                        format!("`limit` must be a whole number from 1 to {MAX_LIMIT}"),
+                    )
+                })?,
+        };
+        let taken_from = text("taken_from")?.map(|v| lower_bound(&v)).transpose()?;
+        let taken_to = text("taken_to")?.map(|v| upper_bound(&v)).transpose()?;
+        if let (Some(from), Some(to)) = (&taken_from, &taken_to) {
+            if from > to {
+                return Err(ApiError::bad(
+                    "taken_from",
+                    "`taken_from` is after `taken_to`",
+                ));
+            }
+        }
+        let camera = text("camera")?;
+        let index = match camera {
+            Some(camera) => Index::ByCamera(camera),
+            None if taken_from.is_some() || taken_to.is_some() => Index::ByTaken,
+            None => Index::ByUpload,
+        };
+        Ok(ListQuery {
+            index,
+            status,
+            prefix: text("prefix")?,
+            taken_from,
+            taken_to,
+            limit,
+            cursor: text("cursor")?,
+        })
+    }
+
+    /// Identifies the query (index, key and filters, not limit or cursor) inside its cursors.
+    pub fn fingerprint(&self) -> String {
+        let camera = match &self.index {
+            Index::ByCamera(c) => c.as_str(),
+            _ => "",
+        };
+        let parts = [
+            self.index.name(),
+            camera,
+            self.status.as_deref().unwrap_or(""),
+            self.prefix.as_deref().unwrap_or(""),
+            self.taken_from.as_deref().unwrap_or(""),
+            self.taken_to.as_deref().unwrap_or(""),
+        ];
+        let mut hash = Sha256::new();
+        for part in parts {
+            hash.update((part.len() as u64).to_be_bytes());
+            hash.update(part.as_bytes());
+        }
+        hex_prefix(&hash.finalize())
+    }
+}
+
+fn hex_prefix(bytes: &[u8]) -> String {
+    bytes[..12].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Taken-at values are stored as `YYYY-MM-DDTHH:MM:SS` (plus an offset when the camera wrote
+/// one) and compared as strings. A bound is a date or a date-time; RFC 3339 offsets are
+/// accepted and dropped, since EXIF times are the camera's wall clock.
+fn parse_bound(name: &str, value: &str) -> Result<(Date, Option<PrimitiveDateTime>), ApiError> {
+    let date_only = format_description!("[year]-[month]-[day]");
+    let local = format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]");
+    if let Ok(date) = Date::parse(value, date_only) {
+        return Ok((date, None));
+    }
+    if let Ok(t) = PrimitiveDateTime::parse(value, local) {
+        return Ok((t.date(), Some(t)));
+    }
+    if let Ok(t) = OffsetDateTime::parse(value, &Rfc3339) {
+        let wall = PrimitiveDateTime::new(t.date(), t.time());
+        return Ok((t.date(), Some(wall)));
+    }
+    Err(ApiError::bad(
+        name,
+        format!("`{name}` must be an RFC 3339 date or date-time, like 2024-05-30 or 2024-05-30T15:56:01Z"),
+    ))
+}
+
+fn stamp(t: PrimitiveDateTime) -> String {
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second()
+    )
+}
+
+fn day(d: Date) -> String {
+    format!("{:04}-{:02}-{:02}", d.year(), u8::from(d.month()), d.day())
+}
+
+fn lower_bound(value: &str) -> Result<String, ApiError> {
+    let (date, time) = parse_bound("taken_from", value)?;
+    Ok(time.map_or_else(|| day(date), stamp))
+}
+
+fn upper_bound(value: &str) -> Result<String, ApiError> {
+    let (date, time) = parse_bound("taken_to", value)?;
+    // A bare date includes the whole day: `T~` sorts after every `THH:MM:SS…` of that date.
+    Ok(time.map_or_else(|| format!("{}T~", day(date)), |t| format!("{}~", stamp(t))))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(pairs: &[(&str, &str)]) -> Result<ListQuery, ApiError> {
+        let params = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        ListQuery::parse(&params)
+    }
+
+    fn parameter_of(err: ApiError) -> String {
+        match err {
+            ApiError::BadParameter { parameter, .. } => parameter,
+            other => panic!("not a parameter error: {other}"),
+        }
+    }
+
+    #[test]
+    fn picks_the_index_for_the_filters() {
+        assert_eq!(parse(&[]).expect("ok").index, Index::ByUpload);
+        assert_eq!(
+            parse(&[("camera", "NIKON D70")]).expect("ok").index,
+            Index::ByCamera("NIKON D70".into())
+        );
+        assert_eq!(
+            parse(&[("taken_from", "2008-01-01")]).expect("ok").index,
+            Index::ByTaken
+        );
+        assert_eq!(parse(&[]).expect("ok").limit, DEFAULT_LIMIT);
+    }
+
+    #[test]
+    fn date_bounds_cover_whole_days() {
+        let q = parse(&[("taken_from", "2008-05-30"), ("taken_to", "2008-05-30")]).expect("ok");
+        let (from, to) = (q.taken_from.expect("from"), q.taken_to.expect("to"));
+        for inside in [
+            "2008-05-30T00:00:00",
+            "2008-05-30T23:59:59",
+            "2008-05-30T15:56:01+02:00",
+        ] {
+            assert!(
+                from.as_str() <= inside && inside <= to.as_str(),
+                "{inside} in [{from}, {to}]"
+            );
+        }
+        assert!("2008-05-31T00:00:00" > to.as_str());
+        let q = parse(&[("taken_to", "2008-05-30T15:56:01Z")]).expect("ok");
+        assert!("2008-05-30T15:56:01" <= q.taken_to.as_deref().expect("to"));
+    }
+
+    #[test]
+    fn names_the_offending_parameter() {
+        assert_eq!(
+            parameter_of(parse(&[("limit", "0")]).expect_err("0")),
+            "limit"
+        );
+        assert_eq!(
+            parameter_of(parse(&[("limit", "101")]).expect_err("101")),
+            "limit"
+        );
+        assert_eq!(
+            parameter_of(parse(&[("limit", "ten")]).expect_err("ten")),
+            "limit"
+        );
+        assert_eq!(
+            parameter_of(parse(&[("status", "lost")]).expect_err("lost")),
+            "status"
+        );
+        assert_eq!(
+            parameter_of(parse(&[("taken_from", "yesterday")]).expect_err("date")),
+            "taken_from"
+        );
+        assert_eq!(
+            parameter_of(parse(&[("colour", "red")]).expect_err("unknown")),
+            "colour"
+        );
+        assert_eq!(
+            parameter_of(
+                parse(&[("taken_from", "2009-01-01"), ("taken_to", "2008-01-01")])
+                    .expect_err("order")
+            ),
+            "taken_from"
+        );
+    }
+
+    #[test]
+    fn fingerprints_differ_by_filter_not_by_page() {
+        let a = parse(&[("status", "processed")]).expect("ok");
+        let b = parse(&[("status", "processed"), ("limit", "5"), ("cursor", "x.y")]).expect("ok");
+        let c = parse(&[("status", "rejected")]).expect("ok");
+        assert_eq!(a.fingerprint(), b.fingerprint());
+        assert_ne!(a.fingerprint(), c.fingerprint());
+    }
+}

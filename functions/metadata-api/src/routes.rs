@@ -1,0 +1,195 @@
+//! The routes. Every response is JSON (or a redirect); every error has the same shape.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderValue, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use imgpipe::store::StoredImage;
+use serde_json::{json, Map, Value};
+use tower_http::cors::{AllowOrigin, CorsLayer};
+
+use crate::catalog::Catalog;
+use crate::config::ApiConfig;
+use crate::error::ApiError;
+use crate::params::ListQuery;
+
+/// The OpenAPI document, kept beside the template and served as it is.
+pub const OPENAPI: &str = include_str!("../../../infra/openapi.json");
+
+/// Item attributes that only the pipeline needs.
+const INTERNAL_ATTRIBUTES: [&str; 2] = ["list_pk", "sequencer"];
+
+pub struct AppState {
+    pub config: ApiConfig,
+    pub catalog: Catalog,
+}
+
+pub fn router(state: Arc<AppState>) -> Router {
+    let cors = cors_layer(&state.config.cors_origins);
+    let router = Router::new()
+        .route("/health", get(health))
+        .route("/openapi.json", get(openapi))
+        .route("/images", get(list_images))
+        .route("/images/{id}", get(get_image))
+        .route("/images/{id}/variants/{name}", get(redirect_to_variant))
+        .fallback(|| async { ApiError::NotFound("no such route".to_owned()) })
+        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
+        .with_state(state);
+    match cors {
+        Some(layer) => router.layer(layer),
+        None => router,
+    }
+}
+
+fn cors_layer(origins: &[String]) -> Option<CorsLayer> {
+    if origins.is_empty() {
+        return None;
+    }
+    let allow = if origins.iter().any(|o| o == "*") {
+        AllowOrigin::any()
+    } else {
+        AllowOrigin::list(origins.iter().filter_map(|o| HeaderValue::from_str(o).ok()))
+    };
+    Some(
+        CorsLayer::new()
+            .allow_origin(allow)
+            .allow_methods([Method::GET, Method::OPTIONS])
+            .allow_headers([header::CONTENT_TYPE]),
+    )
+}
+
+async fn health() -> Json<Value> {
+    Json(json!({"status": "ok"}))
+}
+
+async fn openapi() -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], OPENAPI).into_response()
+}
+
+async fn list_images(
+    State(state): State<Arc<AppState>>,
+    Query(params): Query<HashMap<String, String>>,
+) -> Result<Json<Value>, ApiError> {
+    let query = ListQuery::parse(&params)?;
+    let page = state.catalog.list(&query).await?;
+    let items: Vec<Value> = page.items.iter().map(summary).collect();
+    Ok(Json(
+        json!({ "items": items, "next_cursor": page.next_cursor }),
+    ))
+}
+
+/// What a listing shows of each image.
+fn summary(item: &StoredImage) -> Value {
+    let exif = item.record.exif.as_ref();
+    json!({
+        "id": item.id,
+        "source_key": item.source_key,
+        "status": item.record.status,
+        "reason": item.record.reason,
+        "width": item.record.width,
+        "height": item.record.height,
+        "camera": {
+            "make": exif.and_then(|e| e.make.clone()),
+            "model": exif.and_then(|e| e.model.clone()),
+        },
+        "taken_at": item.taken_at,
+        "uploaded_at": item.uploaded_at,
+        "href": format!("/images/{}", item.id),
+    })
+}
+
+/// Ids are 32 lower-case hex digits; anything else cannot name an image.
+fn checked_id(id: &str) -> Result<&str, ApiError> {
+    if id.len() == 32 && id.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+        Ok(id)
+    } else {
+        Err(ApiError::NotFound(format!(
+            "no image with id `{}`",
+            truncate(id)
+        )))
+    }
+}
+
+fn truncate(text: &str) -> String {
+    text.chars().take(64).collect()
+}
+
+async fn find(state: &AppState, id: &str) -> Result<StoredImage, ApiError> {
+    let id = checked_id(id)?;
+    state
+        .catalog
+        .get(id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no image with id `{id}`")))
+}
+
+async fn get_image(
+    State(state): State<Arc<AppState>>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let item = find(&state, &id).await?;
+    let mut body = match serde_json::to_value(&item) {
+        Ok(Value::Object(map)) => map,
+        _ => {
+            return Err(ApiError::Internal(format!(
+                "item {id} does not serialise to an object"
+            )))
+        }
+    };
+    for attribute in INTERNAL_ATTRIBUTES {
+        body.remove(attribute);
+    }
+    if !state.config.expose_gps {
+        // Location is private by default: not even `null` hints at whether there was one.
+        body.remove("gps");
+    }
+    let mut variants = Vec::with_capacity(item.record.variants.len());
+    for variant in &item.record.variants {
+        let mut entry = match serde_json::to_value(variant) {
+            Ok(Value::Object(map)) => map,
+            _ => Map::new(),
+        };
+        let url = state
+            .catalog
+            .presign(&variant.key, state.config.presign_expiry)
+            .await?;
+        entry.insert("url".into(), Value::String(url));
+        entry.insert(
+            "href".into(),
+            Value::String(format!("/images/{}/variants/{}", item.id, variant.name)),
+        );
+        variants.push(Value::Object(entry));
+    }
+    body.insert("variants".into(), Value::Array(variants));
+    Ok(Json(Value::Object(body)))
+}
+
+async fn redirect_to_variant(
+    State(state): State<Arc<AppState>>,
+    Path((id, name)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let item = find(&state, &id).await?;
+    let variant = item
+        .record
+        .variants
+        .iter()
+        .find(|v| v.name == name)
+        .ok_or_else(|| {
+            ApiError::NotFound(format!(
+                "image `{}` has no variant `{}`",
+                item.id,
+                truncate(&name)
+            ))
+        })?;
+    let url = state
+        .catalog
+        .presign(&variant.key, state.config.presign_expiry)
+        .await?;
+    let location = HeaderValue::from_str(&url)
+        .map_err(|e| ApiError::Internal(format!("presigned URL: {e}")))?;
+    Ok((StatusCode::FOUND, [(header::LOCATION, location)]).into_response())
+}
