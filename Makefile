@@ -10,7 +10,7 @@ PHOTOS ?=
 EMULATOR ?= moto
 export IMGPIPE_EMULATOR := $(EMULATOR)
 
-.PHONY: demo test up down logs status venv build
+.PHONY: demo test up down logs status venv build validate deploy destroy
 
 ## make demo: bring the local cloud up, upload the photos, show what the pipeline made of them
 demo: up
@@ -31,6 +31,18 @@ down:
 ## make logs: follow the local cloud's logs (moto, the functions, the bridge)
 logs:
 	@tail -n 40 -F $(STATE)/logs/*.log
+
+## make validate: cfn-lint, sam validate --lint (offline, dummy credentials) and the drift test
+validate: venv
+	@infra/validate.sh
+
+## make deploy: sam build + sam deploy (--guided the first time, which writes samconfig.toml)
+deploy: venv
+	@infra/deploy.sh
+
+## make destroy: delete the deployed stack (the images table is retained)
+destroy: venv
+	@PATH="$(CURDIR)/.venv/bin:$$PATH" SAM_CLI_TELEMETRY=0 sam delete
 
 status:
 	@python3 $(LOCALCLOUD) status --state-dir $(STATE)

@@ -8,6 +8,9 @@ state="$root/.imgpipe/test"
 
 "$root/infra/local/venv.sh"
 
+echo "== template checks (make validate)"
+"$root/infra/validate.sh"
+
 cleanup() {
   python3 "$root/infra/local/localcloud.py" down --state-dir "$state" >/dev/null 2>&1 || true
 }
