@@ -331,3 +331,50 @@ async fn waits_are_bounded() {
     assert!(waited.is_err(), "the wait gives up with a panic");
     assert!(started.elapsed() < Duration::from_secs(5));
 }
+
+#[tokio::test]
+async fn an_older_event_arriving_late_does_not_overwrite_the_newer_record() {
+    let cloud = Cloud::from_env().await;
+    let key = format!("{}/late.jpg", unique("order"));
+    cloud.upload(&key, fixture("cameras/Canon_40D.jpg")).await;
+    let current = cloud
+        .wait_for_item(&key, |i| i.record.status == Status::Processed)
+        .await;
+    cloud.wait_for_drained_queue().await;
+
+    // The same object's event from a day earlier: DynamoDB's condition must refuse it.
+    let encoded = key.replace('/', "%2F");
+    let stale = s3_event_body(
+        "ObjectCreated:Put",
+        &cloud.uploads,
+        &encoded,
+        "2020-01-01T00:00:00.000Z",
+    );
+    cloud
+        .sqs
+        .send_message()
+        .queue_url(&cloud.queue_url)
+        .message_body(stale)
+        .send()
+        .await
+        .expect("SendMessage");
+    cloud.wait_for_drained_queue().await;
+    let after = cloud.item(&key).await.expect("still recorded");
+    assert_eq!(
+        after.updated_at, current.updated_at,
+        "the stale event wrote nothing"
+    );
+    assert_eq!(after.sequencer, current.sequencer);
+    assert!(
+        cloud.dlq_bodies().await.iter().all(|b| !b.contains(&key)),
+        "and it was not an error"
+    );
+    assert_eq!(
+        cloud
+            .derivative_keys(&cloud.names.variant_prefix(&current.id))
+            .await
+            .len(),
+        3,
+        "the variants are still there"
+    );
+}

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use aws_sdk_dynamodb::error::DisplayErrorContext;
+use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_dynamodb::Client;
 
@@ -30,6 +30,26 @@ impl DynamoImages {
         DynamoImages {
             client,
             table: table.into(),
+        }
+    }
+
+    /// A conditional write's result: a failed condition means a newer event is recorded.
+    fn conditional<T, E, R>(
+        &self,
+        operation: &'static str,
+        id: &str,
+        result: Result<T, SdkError<E, R>>,
+    ) -> Result<WriteOutcome, StoreError>
+    where
+        E: ProvideErrorMetadata + std::error::Error + 'static,
+        R: std::fmt::Debug,
+    {
+        match result {
+            Ok(_) => Ok(WriteOutcome::Written),
+            Err(e) if e.code() == Some("ConditionalCheckFailedException") => {
+                Ok(WriteOutcome::Stale)
+            }
+            Err(e) => Err(self.error(operation, id, DisplayErrorContext(&e).to_string())),
         }
     }
 
@@ -64,16 +84,7 @@ impl ImageTable for DynamoImages {
             .expression_attribute_values(":sequencer", AttributeValue::S(item.sequencer.clone()))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(WriteOutcome::Written),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
-            {
-                Ok(WriteOutcome::Stale)
-            }
-            Err(e) => Err(self.error("PutItem", &item.id, DisplayErrorContext(&e).to_string())),
-        }
+        self.conditional("PutItem", &item.id, result)
     }
 
     async fn mark_deleted(&self, deletion: &Deletion) -> Result<WriteOutcome, StoreError> {
@@ -114,20 +125,7 @@ impl ImageTable for DynamoImages {
             .expression_attribute_values(":uploaded_at", s(&uploaded_at))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(WriteOutcome::Written),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
-            {
-                Ok(WriteOutcome::Stale)
-            }
-            Err(e) => Err(self.error(
-                "UpdateItem",
-                &source.id,
-                DisplayErrorContext(&e).to_string(),
-            )),
-        }
+        self.conditional("UpdateItem", &source.id, result)
     }
 
     async fn get(&self, id: &str) -> Result<Option<StoredImage>, StoreError> {
