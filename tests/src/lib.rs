@@ -121,20 +121,35 @@ impl Cloud {
             .unwrap_or_else(|e| panic!("upload {key}: {e:?}"));
     }
 
+    /// The record of an upload, by its key in the uploads bucket.
     pub async fn item(&self, key: &str) -> Option<StoredImage> {
-        let id = image_id(&self.uploads, key);
+        self.item_by_id(&image_id(&self.uploads, key)).await
+    }
+
+    pub async fn item_by_id(&self, id: &str) -> Option<StoredImage> {
         let response = self
             .dynamodb
             .get_item()
             .table_name(&self.table)
-            .key("id", AttributeValue::S(id))
+            .key("id", AttributeValue::S(id.to_owned()))
             .consistent_read(true)
             .send()
             .await
-            .unwrap_or_else(|e| panic!("GetItem {key}: {e:?}"));
-        response.item.map(|item| {
-            dynamo::from_attributes(item).unwrap_or_else(|e| panic!("item for {key}: {e}"))
-        })
+            .unwrap_or_else(|e| panic!("GetItem {id}: {e:?}"));
+        response
+            .item
+            .map(|item| dynamo::from_attributes(item).unwrap_or_else(|e| panic!("item {id}: {e}")))
+    }
+
+    /// Puts an S3 notification body on the event queue by hand, as a redelivery would.
+    pub async fn send_event(&self, body: String) {
+        self.sqs
+            .send_message()
+            .queue_url(&self.queue_url)
+            .message_body(body)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("SendMessage: {e:?}"));
     }
 
     /// Waits until the record of `key` satisfies `done` (for example: written after a time).

@@ -94,14 +94,7 @@ async fn the_same_event_delivered_twice_leaves_one_item_and_the_same_objects() {
         first.event_time.as_deref().unwrap_or_default(),
     );
     for _ in 0..2 {
-        cloud
-            .sqs
-            .send_message()
-            .queue_url(&cloud.queue_url)
-            .message_body(&body)
-            .send()
-            .await
-            .expect("SendMessage");
+        cloud.send_event(body.clone()).await;
     }
     let again = cloud
         .wait_for_item(&key, |i| i.updated_at > first.updated_at)
@@ -251,14 +244,7 @@ async fn an_object_written_to_the_derivatives_bucket_triggers_nothing() {
         &stray,
         "2026-11-26T00:00:00.000Z",
     );
-    cloud
-        .sqs
-        .send_message()
-        .queue_url(&cloud.queue_url)
-        .message_body(forged)
-        .send()
-        .await
-        .expect("SendMessage");
+    cloud.send_event(forged).await;
     // A marker upload behind them: once it is processed and the queue is empty, both are handled.
     let marker = format!("{run}/marker.jpg");
     cloud
@@ -270,19 +256,8 @@ async fn an_object_written_to_the_derivatives_bucket_triggers_nothing() {
     cloud.wait_for_drained_queue().await;
 
     let stray_id = image_id(&cloud.derivatives, &stray);
-    let response = cloud
-        .dynamodb
-        .get_item()
-        .table_name(&cloud.table)
-        .key(
-            "id",
-            aws_sdk_dynamodb::types::AttributeValue::S(stray_id.clone()),
-        )
-        .send()
-        .await
-        .expect("GetItem");
     assert!(
-        response.item.is_none(),
+        cloud.item_by_id(&stray_id).await.is_none(),
         "no record for an object in the derivatives bucket"
     );
     assert!(cloud
@@ -350,14 +325,7 @@ async fn an_older_event_arriving_late_does_not_overwrite_the_newer_record() {
         &encoded,
         "2020-01-01T00:00:00.000Z",
     );
-    cloud
-        .sqs
-        .send_message()
-        .queue_url(&cloud.queue_url)
-        .message_body(stale)
-        .send()
-        .await
-        .expect("SendMessage");
+    cloud.send_event(stale).await;
     cloud.wait_for_drained_queue().await;
     let after = cloud.item(&key).await.expect("still recorded");
     assert_eq!(

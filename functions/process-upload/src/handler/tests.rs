@@ -144,13 +144,17 @@ impl ImageTable for MemoryTable {
     }
 }
 
-fn handler() -> Handler<MemoryObjects, MemoryTable> {
-    let names = StorageNames {
+fn names() -> StorageNames {
+    StorageNames {
         uploads_bucket: UPLOADS.into(),
         derivatives_bucket: DERIVATIVES.into(),
         table_name: "images".into(),
         derivatives_prefix: String::new(),
-    };
+    }
+}
+
+fn handler() -> Handler<MemoryObjects, MemoryTable> {
+    let names = names();
     Handler::new(
         MemoryObjects::default(),
         MemoryTable::default(),
@@ -371,12 +375,7 @@ async fn events_from_the_derivatives_bucket_trigger_nothing() {
 
 #[tokio::test]
 async fn an_oversized_upload_is_rejected_by_size() {
-    let names = StorageNames {
-        uploads_bucket: UPLOADS.into(),
-        derivatives_bucket: DERIVATIVES.into(),
-        table_name: "images".into(),
-        derivatives_prefix: String::new(),
-    };
+    let names = names();
     let mut pipeline = PipelineConfig::default();
     pipeline.limits.max_bytes = 1024;
     let h = Handler::new(
