@@ -10,6 +10,8 @@ pub mod geometry;
 mod resize;
 mod sniff;
 
+use std::time::Instant;
+
 use fast_image_resize::Resizer;
 use image::metadata::Orientation;
 use image::DynamicImage;
@@ -34,6 +36,27 @@ pub struct ProcessedImage {
     /// Whether an embedded colour profile was converted to sRGB.
     pub converted_to_srgb: bool,
     pub variants: Vec<EncodedVariant>,
+    /// Where the time went, for `imgpipe bench` and the log.
+    pub timings: Timings,
+}
+
+/// Milliseconds per phase of one `process` call (all variants summed per phase).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Timings {
+    pub exif_ms: f64,
+    pub decode_ms: f64,
+    pub resize_ms: f64,
+    pub colour_ms: f64,
+    pub orient_ms: f64,
+    pub encode_ms: f64,
+}
+
+/// Runs `work` and adds its duration to `total`.
+fn timed<T>(total: &mut f64, work: impl FnOnce() -> T) -> T {
+    let started = Instant::now();
+    let result = work();
+    *total += started.elapsed().as_secs_f64() * 1000.0;
+    result
 }
 
 /// One encoded variant, not yet stored anywhere.
@@ -79,11 +102,15 @@ fn process_unguarded(bytes: &[u8], config: &PipelineConfig) -> Result<ProcessedI
         Sniffed::Supported(format) => format,
         other => return Err(Rejection::UnsupportedFormat { detected: other }),
     };
-    let exif = read_exif(bytes);
-    let decoded = decode::decode(bytes, format, &config.limits)?;
-    let source = working_pixels(decoded.image);
+    let mut timings = Timings::default();
+    let exif = timed(&mut timings.exif_ms, || read_exif(bytes));
+    let source = timed(&mut timings.decode_ms, || {
+        decode::decode(bytes, format, &config.limits)
+            .map(|d| (working_pixels(d.image), d.icc_profile))
+    });
+    let (source, icc_profile) = source?;
     let with_alpha = matches!(source, DynamicImage::ImageRgba8(_));
-    let colour = ColourConversion::for_profile(decoded.icc_profile.as_deref(), with_alpha);
+    let colour = ColourConversion::for_profile(icc_profile.as_deref(), with_alpha);
     let orientation = Orientation::from_exif(exif.orientation).unwrap_or(Orientation::NoTransforms);
     let transposed = swaps_axes(orientation);
     let (width, height) = if transposed {
@@ -101,14 +128,22 @@ fn process_unguarded(bytes: &[u8], config: &PipelineConfig) -> Result<ProcessedI
             variant: spec.name.clone(),
             detail,
         };
-        let mut variant = resize::resize(&mut resizer, &source, &plan).map_err(encode_failed)?;
-        match &mut variant {
+        let mut variant = timed(&mut timings.resize_ms, || {
+            resize::resize(&mut resizer, &source, &plan)
+        })
+        .map_err(encode_failed)?;
+        timed(&mut timings.colour_ms, || match &mut variant {
             DynamicImage::ImageRgb8(pixels) => colour.apply(pixels),
             DynamicImage::ImageRgba8(pixels) => colour.apply(pixels),
             _ => {}
-        }
-        variant.apply_orientation(orientation);
-        let data = encode::encode(&variant, spec.format, spec.quality).map_err(encode_failed)?;
+        });
+        timed(&mut timings.orient_ms, || {
+            variant.apply_orientation(orientation)
+        });
+        let data = timed(&mut timings.encode_ms, || {
+            encode::encode(&variant, spec.format, spec.quality)
+        })
+        .map_err(encode_failed)?;
         variants.push(EncodedVariant {
             name: spec.name.clone(),
             format: spec.format,
@@ -126,6 +161,7 @@ fn process_unguarded(bytes: &[u8], config: &PipelineConfig) -> Result<ProcessedI
         gps: exif.gps,
         converted_to_srgb: colour.converts(),
         variants,
+        timings,
     })
 }
 

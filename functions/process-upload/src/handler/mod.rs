@@ -5,6 +5,7 @@
 use std::time::Instant;
 
 use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse};
+use futures_util::future::try_join_all;
 use imgpipe::config::{PipelineConfig, StorageNames};
 use imgpipe::event::{parse_invocation, Invocation, ObjectEvent, S3Record};
 use imgpipe::image::{process, Rejection};
@@ -187,27 +188,32 @@ impl<O: ObjectStore, T: ImageTable> Handler<O, T> {
                 return self.write_rejection(item, rejection).await;
             }
         };
-        let encoded = std::mem::take(&mut image.variants);
-        let mut variants = Vec::with_capacity(encoded.len());
-        for variant in encoded {
-            let key = self.names.variant_key(&id, &variant.name, variant.format);
-            variants.push(VariantRecord {
-                name: variant.name,
-                key: key.clone(),
-                format: variant.format.name().to_owned(),
-                width: variant.width,
-                height: variant.height,
-                bytes: variant.data.len() as u64,
+        // The variants go up concurrently: S3 latency, not bandwidth, dominates small objects.
+        let uploads = std::mem::take(&mut image.variants)
+            .into_iter()
+            .map(|variant| {
+                let record = VariantRecord {
+                    key: self.names.variant_key(&id, &variant.name, variant.format),
+                    name: variant.name,
+                    format: variant.format.name().to_owned(),
+                    width: variant.width,
+                    height: variant.height,
+                    bytes: variant.data.len() as u64,
+                };
+                async move {
+                    let bucket = &self.names.derivatives_bucket;
+                    self.objects
+                        .put(
+                            bucket,
+                            &record.key,
+                            variant.data,
+                            variant.format.mime_type(),
+                        )
+                        .await?;
+                    Ok::<_, StoreError>(record)
+                }
             });
-            self.objects
-                .put(
-                    &self.names.derivatives_bucket,
-                    &key,
-                    variant.data,
-                    variant.format.mime_type(),
-                )
-                .await?;
-        }
+        let variants = try_join_all(uploads).await?;
         let count = variants.len();
         let item = self.item(
             record,

@@ -5,6 +5,8 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
+mod bench;
+
 use clap::{Parser, Subcommand};
 use imgpipe::config::{parse_variants, ConfigError, Limits, PipelineConfig, VariantSpec};
 use imgpipe::image::process;
@@ -47,6 +49,23 @@ enum Command {
         #[arg(required = true, value_name = "FILE")]
         files: Vec<PathBuf>,
     },
+    /// Time the function's image path on photos: one JSON line per file (median and minimum
+    /// of --reps runs, with the time per phase), then the process's peak RSS. One thread.
+    Bench(BenchArgs),
+}
+
+/// Measure the function's image path on photos (see `bench.rs`).
+#[derive(clap::Args)]
+struct BenchArgs {
+    /// Timed runs per file, after one warm-up.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u16).range(1..))]
+    reps: u16,
+    /// Variant specs, as for `process` (default: IMGPIPE_VARIANTS or the built-in three).
+    #[arg(long, value_name = "SPEC", value_parser = parse_variant_list)]
+    variants: Option<Vec<VariantSpec>>,
+    /// Photos to measure.
+    #[arg(required = true, value_name = "FILE")]
+    files: Vec<PathBuf>,
 }
 
 fn parse_variant_list(list: &str) -> Result<Vec<VariantSpec>, ConfigError> {
@@ -87,6 +106,25 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             } else {
                 ExitCode::SUCCESS
+            }
+        }
+        Command::Bench(args) => {
+            let config = match PipelineConfig::from_env() {
+                Ok(env) => PipelineConfig {
+                    variants: args.variants.unwrap_or(env.variants),
+                    limits: env.limits,
+                },
+                Err(e) => {
+                    eprintln!("imgpipe: {e}");
+                    return ExitCode::from(2);
+                }
+            };
+            match bench::run(&args.files, usize::from(args.reps), &config) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("imgpipe bench: {e}");
+                    ExitCode::FAILURE
+                }
             }
         }
     }
