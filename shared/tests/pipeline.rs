@@ -381,3 +381,35 @@ fn rejects_by_size_before_sniffing() {
     let r = process(&fixture("photos/DSCN0010.jpg"), &small).expect_err("too large");
     assert!(matches!(r, Rejection::TooLarge { limit: 1000, .. }), "{r}");
 }
+
+fn psnr(a: &image::RgbImage, b: &image::RgbImage) -> f64 {
+    assert_eq!(a.dimensions(), b.dimensions());
+    let mse: f64 = a
+        .as_raw()
+        .iter()
+        .zip(b.as_raw())
+        .map(|(x, y)| (f64::from(*x) - f64::from(*y)).powi(2))
+        .sum::<f64>()
+        / a.as_raw().len() as f64;
+    10.0 * (255.0_f64 * 255.0 / mse.max(1e-9)).log10()
+}
+
+#[test]
+fn cascaded_variants_look_like_direct_resizes_of_the_full_decode() {
+    let all = "l:1600x1600:inside:jpeg:95,m:800x800:inside:jpeg:95,t:200x200:cover:jpeg:95";
+    for photo in ["orientation/Landscape_1.jpg", "orientation/Portrait_6.jpg"] {
+        let cascade = processed(photo, all);
+        for (index, alone) in [
+            (1, "m:800x800:inside:jpeg:95"),
+            (2, "t:200x200:cover:jpeg:95"),
+        ] {
+            let direct = processed(photo, alone);
+            let (a, b) = (decode_variant(&cascade, index), decode_variant(&direct, 0));
+            let db = psnr(&a, &b);
+            assert!(
+                db > 38.0,
+                "{photo} {alone}: cascade vs direct PSNR {db:.1} dB"
+            );
+        }
+    }
+}

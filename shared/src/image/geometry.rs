@@ -58,6 +58,36 @@ pub fn plan(spec: &VariantSpec, width: u32, height: u32) -> Plan {
 }
 
 impl Plan {
+    /// The same plan on a copy of the `from` source resized to `to` (a cascade step). Each
+    /// axis has its own factor (the step's sides were rounded separately), and the crop is
+    /// clamped to the step, which rounding may otherwise overshoot by a fraction of a pixel.
+    pub fn rescaled(self, from: (u32, u32), to: (u32, u32)) -> Plan {
+        if from == to {
+            return self;
+        }
+        let fx = f64::from(to.0) / f64::from(from.0);
+        let fy = f64::from(to.1) / f64::from(from.1);
+        let left = (self.crop.left * fx).min(f64::from(to.0));
+        let top = (self.crop.top * fy).min(f64::from(to.1));
+        Plan {
+            crop: Crop {
+                left,
+                top,
+                width: (self.crop.width * fx).min(f64::from(to.0) - left),
+                height: (self.crop.height * fy).min(f64::from(to.1) - top),
+            },
+            ..self
+        }
+    }
+
+    /// Whether the plan takes the whole source, uncropped: only such results can feed others.
+    pub fn is_full_frame(&self, width: u32, height: u32) -> bool {
+        self.crop.left == 0.0
+            && self.crop.top == 0.0
+            && self.crop.width == f64::from(width)
+            && self.crop.height == f64::from(height)
+    }
+
     /// The same plan expressed in a source whose axes are swapped (EXIF orientations 5–8 store
     /// the image transposed). Crops are centred, so mirroring needs no change.
     pub fn transposed(self) -> Plan {
@@ -113,6 +143,17 @@ mod tests {
         let p = plan(&spec("t:200x200:cover:jpeg:80"), 300, 100);
         assert_eq!((p.width, p.height), (200, 100));
         assert_eq!((p.crop.left, p.crop.width), (50.0, 200.0));
+    }
+
+    #[test]
+    fn rescaled_crops_stay_inside_a_rounded_step() {
+        // 1800×1200 resized to 800×533: the y factor is not the x factor.
+        let p =
+            plan(&spec("t:200x200:cover:jpeg:80"), 1800, 1200).rescaled((1800, 1200), (800, 533));
+        assert!(p.crop.top + p.crop.height <= 533.0);
+        assert!(p.crop.left + p.crop.width <= 800.0);
+        assert!((p.crop.width - 533.33).abs() < 0.01, "{}", p.crop.width);
+        assert_eq!((p.width, p.height), (200, 200));
     }
 
     #[test]

@@ -14,9 +14,9 @@ use std::time::Instant;
 
 use fast_image_resize::Resizer;
 use image::metadata::Orientation;
-use image::DynamicImage;
+use image::{DynamicImage, GenericImageView};
 
-use crate::config::{OutputFormat, PipelineConfig};
+use crate::config::{OutputFormat, PipelineConfig, VariantSpec};
 use crate::metadata::{read_exif, ExifFields, Gps};
 pub use colour::ColourConversion;
 pub use error::Rejection;
@@ -120,18 +120,28 @@ fn process_unguarded(bytes: &[u8], config: &PipelineConfig) -> Result<ProcessedI
     };
 
     let mut resizer = Resizer::new();
-    let mut variants = Vec::with_capacity(config.variants.len());
-    for spec in &config.variants {
+    let mut variants: Vec<Option<EncodedVariant>> = vec![None; config.variants.len()];
+    // Full-frame results so far (stored orientation, before colour): later, smaller variants
+    // are resized from them instead of from the full decode (a cascade).
+    let mut steps: Vec<DynamicImage> = Vec::new();
+    for index in largest_first(&config.variants) {
+        let spec = &config.variants[index];
         let plan = geometry::plan(spec, width, height);
         let plan = if transposed { plan.transposed() } else { plan };
         let encode_failed = |detail: String| Rejection::Encode {
             variant: spec.name.clone(),
             detail,
         };
+        let step = cascade_source(&steps, &source, &plan);
+        let from = step.map_or(&source, |i| &steps[i]);
+        let scaled_plan = plan.rescaled(source.dimensions(), from.dimensions());
         let mut variant = timed(&mut timings.resize_ms, || {
-            resize::resize(&mut resizer, &source, &plan)
+            resize::resize(&mut resizer, from, &scaled_plan)
         })
         .map_err(encode_failed)?;
+        if plan.is_full_frame(source.width(), source.height()) {
+            steps.push(variant.clone());
+        }
         timed(&mut timings.colour_ms, || match &mut variant {
             DynamicImage::ImageRgb8(pixels) => colour.apply(pixels),
             DynamicImage::ImageRgba8(pixels) => colour.apply(pixels),
@@ -144,7 +154,7 @@ fn process_unguarded(bytes: &[u8], config: &PipelineConfig) -> Result<ProcessedI
             encode::encode(&variant, spec.format, spec.quality)
         })
         .map_err(encode_failed)?;
-        variants.push(EncodedVariant {
+        variants[index] = Some(EncodedVariant {
             name: spec.name.clone(),
             format: spec.format,
             width: variant.width(),
@@ -152,6 +162,7 @@ fn process_unguarded(bytes: &[u8], config: &PipelineConfig) -> Result<ProcessedI
             data,
         });
     }
+    let variants: Vec<EncodedVariant> = variants.into_iter().flatten().collect();
     Ok(ProcessedImage {
         format,
         width,
@@ -163,6 +174,32 @@ fn process_unguarded(bytes: &[u8], config: &PipelineConfig) -> Result<ProcessedI
         variants,
         timings,
     })
+}
+
+/// Variant indexes, largest output first, so that each can feed the smaller ones.
+fn largest_first(specs: &[VariantSpec]) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..specs.len()).collect();
+    order.sort_by_key(|&i| {
+        std::cmp::Reverse(u64::from(specs[i].width) * u64::from(specs[i].height))
+    });
+    order
+}
+
+/// The smallest earlier step that is still at least twice the variant's resolution, so that
+/// Lanczos3 from it looks like Lanczos3 from the full decode; `None` means the full decode.
+fn cascade_source(
+    steps: &[DynamicImage],
+    source: &DynamicImage,
+    plan: &geometry::Plan,
+) -> Option<usize> {
+    let needed = 2.0 * f64::from(plan.width) / plan.crop.width;
+    steps
+        .iter()
+        .enumerate()
+        .map(|(i, step)| (i, f64::from(step.width()) / f64::from(source.width())))
+        .filter(|(_, scale)| *scale >= needed)
+        .min_by(|a, b| a.1.total_cmp(&b.1))
+        .map(|(i, _)| i)
 }
 
 /// 8-bit RGB, or RGBA when the image has alpha: what the resizer, colour transform and encoders
