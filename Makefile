@@ -10,7 +10,7 @@ PHOTOS ?=
 EMULATOR ?= moto
 export IMGPIPE_EMULATOR := $(EMULATOR)
 
-.PHONY: demo test up down logs status venv build validate deploy destroy
+.PHONY: demo test up down logs status venv build validate deploy destroy bench
 
 ## make demo: bring the local cloud up, upload the photos, show what the pipeline made of them
 demo: up
@@ -43,6 +43,10 @@ deploy: venv
 ## make destroy: delete the deployed stack (the images table is retained)
 destroy: venv
 	@PATH="$(CURDIR)/.venv/bin:$$PATH" SAM_CLI_TELEMETRY=0 sam delete
+
+## make bench: imgpipe against sharp (libvips) on one core; prints a table
+bench:
+	@bench/compare.sh
 
 status:
 	@python3 $(LOCALCLOUD) status --state-dir $(STATE)

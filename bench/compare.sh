@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# `make bench`: imgpipe against sharp (libvips) on one core, in the same run, on the corpus's
+# biggest photos and on 12 MP and 24 MP JPEGs made here. The peers are installed from npm into
+# bench/.peers (git-ignored). Prints one table; nothing here is a test.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+peers="$root/bench/.peers"
+reps="${REPS:-7}"
+corpus="${CORPUS:-$root/../shared/corpus/exif-samples/jpg}"
+pin=(taskset -c 0)
+command -v taskset >/dev/null || pin=()
+
+mkdir -p "$peers/inputs"
+if [ ! -d "$peers/node_modules/sharp" ]; then
+  echo "installing sharp into $peers ..."
+  npm install --prefix "$peers" --no-audit --no-fund --silent sharp@0.35 >/dev/null
+fi
+# ES modules resolve packages next to the script, so the script runs from beside node_modules.
+cp "$root/bench/sharp-bench.mjs" "$peers/sharp-bench.mjs"
+echo "building imgpipe (profile local) ..."
+cargo build --quiet --profile local --bin imgpipe --manifest-path "$root/Cargo.toml"
+imgpipe="$root/target/local/imgpipe"
+
+inputs=()
+for f in "$corpus/tests/42_IndexError.jpg" "$corpus/mobile/HMD_Nokia_8.3_5G.jpg" "$corpus/hdr/iphone_hdr_NO.jpg"; do
+  [ -f "$f" ] && inputs+=("$f")
+done
+# 12 MP and 24 MP camera-like JPEGs, made once from the largest corpus photo.
+if [ ! -f "$peers/inputs/24mp.jpg" ] && [ -f "$corpus/tests/42_IndexError.jpg" ]; then
+  (cd "$peers" && node --input-type=module -e "
+    import sharp from 'sharp';
+    const src = process.argv[1];
+    await sharp(src).resize(4000, 3000, {fit: 'fill'}).jpeg({quality: 90}).toFile('inputs/12mp.jpg');
+    await sharp(src).resize(6000, 4000, {fit: 'fill'}).jpeg({quality: 90}).toFile('inputs/24mp.jpg');
+  " "$corpus/tests/42_IndexError.jpg")
+fi
+for f in "$peers/inputs/12mp.jpg" "$peers/inputs/24mp.jpg"; do [ -f "$f" ] && inputs+=("$f"); done
+
+results="$peers/results.jsonl"
+: > "$results"
+for f in "${inputs[@]}"; do
+  echo "measuring $(basename "$f") ..."
+  # One process per file, so that each peak RSS belongs to that file alone.
+  "${pin[@]}" "$imgpipe" bench --reps "$reps" "$f" | python3 -c '
+import json, sys
+lines = [json.loads(l) for l in sys.stdin]
+row = lines[0]; row["peak_rss_mb"] = lines[-1]["peak_rss_mb"]; row["tool"] = "imgpipe"
+print(json.dumps(row))' >> "$results"
+  for mode in per-variant decode-once; do
+    (cd "$peers" && "${pin[@]}" node sharp-bench.mjs "$f" "$reps" "$mode") \
+      | python3 -c 'import json,sys; r=json.loads(sys.stdin.read()); r["tool"]="sharp "+r["mode"]; print(json.dumps(r))' >> "$results"
+  done
+done
+
+python3 - "$results" <<'PY'
+import json, os, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+by_file = {}
+for r in rows:
+    by_file.setdefault(r["file"], {})[r["tool"]] = r
+print()
+print(f"one core ({os.uname().machine}), median of the runs, 3 JPEG variants (1600/800 inside, 200 cover), orientation applied")
+head = ["file", "MP", "imgpipe ms", "sharp ms", "ratio", "sharp decode-once ms", "ratio", "imgpipe RSS MB", "sharp RSS MB"]
+table = [head]
+for file, tools in by_file.items():
+    i, s, d = tools["imgpipe"], tools["sharp per-variant"], tools["sharp decode-once"]
+    table.append([os.path.basename(file), f"{i['megapixels']:.1f}", f"{i['median_ms']:.0f}", f"{s['median_ms']:.0f}",
+                  f"{i['median_ms'] / s['median_ms']:.2f}x", f"{d['median_ms']:.0f}", f"{i['median_ms'] / d['median_ms']:.2f}x",
+                  f"{i['peak_rss_mb']:.0f}", f"{s['peak_rss_mb']:.0f}"])
+widths = [max(len(r[c]) for r in table) for c in range(len(head))]
+for n, r in enumerate(table):
+    print(" | ".join(v.ljust(widths[c]) for c, v in enumerate(r)))
+    if n == 0:
+        print("-|-".join("-" * w for w in widths))
+PY
