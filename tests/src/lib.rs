@@ -5,10 +5,9 @@ use std::future::Future;
 use std::time::{Duration, Instant};
 
 use aws_config::BehaviorVersion;
-use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_s3::primitives::ByteStream;
 use imgpipe::config::StorageNames;
-use imgpipe::store::{dynamo, image_id, StoredImage};
+use imgpipe::store::{image_id, DynamoImages, ImageTable, StoredImage};
 
 /// How long a photo may take from upload to record, build-free (the functions are prebuilt).
 pub const PROCESS_WAIT: Duration = Duration::from_secs(60);
@@ -126,19 +125,12 @@ impl Cloud {
         self.item_by_id(&image_id(&self.uploads, key)).await
     }
 
+    /// The record with this id, read through the function's own DynamoDB adapter.
     pub async fn item_by_id(&self, id: &str) -> Option<StoredImage> {
-        let response = self
-            .dynamodb
-            .get_item()
-            .table_name(&self.table)
-            .key("id", AttributeValue::S(id.to_owned()))
-            .consistent_read(true)
-            .send()
+        DynamoImages::new(self.dynamodb.clone(), self.table.clone())
+            .get(id)
             .await
-            .unwrap_or_else(|e| panic!("GetItem {id}: {e:?}"));
-        response
-            .item
-            .map(|item| dynamo::from_attributes(item).unwrap_or_else(|e| panic!("item {id}: {e}")))
+            .unwrap_or_else(|e| panic!("GetItem {id}: {e}"))
     }
 
     /// Puts an S3 notification body on the event queue by hand, as a redelivery would.
