@@ -4,7 +4,8 @@
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 cd "$root"
-state="$root/.imgpipe/test"
+# IMGPIPE_TEST_STATE lets two runs share a checkout without sharing a cloud.
+state="${IMGPIPE_TEST_STATE:-$root/.imgpipe/test}"
 
 "$root/infra/local/venv.sh"
 
