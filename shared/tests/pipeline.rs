@@ -413,3 +413,76 @@ fn cascaded_variants_look_like_direct_resizes_of_the_full_decode() {
         }
     }
 }
+
+/// Lanczos3 to `width`×`height` from the full-resolution pixels: what the variant would be
+/// with no shortcut (no scaled decode, no cascade) before JPEG encoding.
+fn lanczos3_reference(full: &image::RgbImage, width: u32, height: u32) -> image::RgbImage {
+    use fast_image_resize::{FilterType, ResizeAlg, ResizeOptions, Resizer};
+    let mut reference = image::RgbImage::new(width, height);
+    let options = ResizeOptions::new().resize_alg(ResizeAlg::Convolution(FilterType::Lanczos3));
+    Resizer::new()
+        .resize(full, &mut reference, &options)
+        .expect("reference resize");
+    reference
+}
+
+#[test]
+fn the_1600_variant_of_a_12_mp_photo_loses_under_1_db_to_its_shortcuts() {
+    let path = "large/42_IndexError.jpg";
+    let quality = 80;
+    let ours = processed(
+        path,
+        &format!("l:1600x1600:inside:jpeg:{quality},t:200x200:cover:jpeg:{quality}"),
+    );
+    let full = image::load_from_memory(&fixture(path))
+        .expect("decodes")
+        .to_rgb8();
+    assert_eq!(
+        full.dimensions(),
+        (4032, 3024),
+        "the test needs the full 12 MP photo"
+    );
+    let variant = decode_variant(&ours, 0);
+    let reference = lanczos3_reference(&full, variant.width(), variant.height());
+    // What JPEG at the same quality costs on its own, from the reference pixels.
+    let side = |n: u32| u16::try_from(n).expect("a variant side fits JPEG");
+    let mut encoded = Vec::new();
+    jpeg_encoder::Encoder::new(&mut encoded, quality)
+        .encode(
+            reference.as_raw(),
+            side(reference.width()),
+            side(reference.height()),
+            jpeg_encoder::ColorType::Rgb,
+        )
+        .expect("reference encodes");
+    let reference_encoded = image::load_from_memory(&encoded)
+        .expect("decodes")
+        .to_rgb8();
+    let encoding_only = psnr(&reference_encoded, &reference);
+    let with_shortcuts = psnr(&variant, &reference);
+    assert!(
+        with_shortcuts >= encoding_only - 1.0,
+        "1600 variant {with_shortcuts:.2} dB against the reference; JPEG alone {encoding_only:.2} dB"
+    );
+}
+
+#[test]
+fn a_large_photo_cut_short_or_damaged_is_rejected_on_the_scaled_decode_path_too() {
+    // Variants at most half its size send this 12 MP photo through the scaled decoder.
+    let whole = fixture("large/42_IndexError.jpg");
+    let truncated = &whole[..whole.len() * 6 / 10];
+    let mut damaged = whole.clone();
+    // Overwrite a stretch of entropy-coded data in the middle with a marker the scan cannot hold.
+    let middle = damaged.len() / 2;
+    damaged[middle..middle + 64].fill(0xFF);
+    for (what, bytes) in [("truncated", truncated), ("damaged", &damaged[..])] {
+        let result = process(bytes, &config("m:800x800:inside:jpeg:80"));
+        assert!(
+            matches!(result, Err(Rejection::Corrupt { .. })),
+            "{what}: {:?}",
+            result.map(|p| p.width)
+        );
+    }
+    let cut = process(truncated, &config("m:800x800:inside:jpeg:80")).expect_err("truncated");
+    assert!(cut.to_string().contains("truncated"), "{cut}");
+}

@@ -1,4 +1,6 @@
-//! Decoding with the `image` crate, after the header has proven the image is within limits.
+//! Decoding, after the header has proven the image is within limits. JPEGs that only feed
+//! variants at most half their size are decoded at reduced scale in the DCT (1/2, 1/4, 1/8),
+//! which skips most of the inverse transform, the colour conversion and the first resize.
 
 use std::io::Cursor;
 
@@ -18,17 +20,26 @@ const DECODER_HEADROOM_BYTES: u64 = 64 * 1024 * 1024;
 const MAX_BYTES_PER_PIXEL: u64 = 8;
 
 pub struct Decoded {
-    /// In the file's stored orientation, not yet upright.
+    /// In the file's stored orientation, not yet upright; smaller than `stored_size` when the
+    /// decode was scaled.
     pub image: DynamicImage,
+    /// The frame's size as the header declares it, in stored orientation.
+    pub stored_size: (u32, u32),
     /// The embedded ICC profile, if any.
     pub icc_profile: Option<Vec<u8>>,
 }
 
 /// Reads the header, refuses images over the pixel limit before any pixel buffer exists, then
-/// decodes the first frame.
-pub fn decode(bytes: &[u8], format: Supported, limits: &Limits) -> Result<Decoded, Rejection> {
+/// decodes the first frame. `needed_fraction` gets the stored size and says what fraction of
+/// it the sharpest variant needs (1.0 = full resolution); decoders that can scale use it.
+pub fn decode(
+    bytes: &[u8],
+    format: Supported,
+    limits: &Limits,
+    needed_fraction: impl Fn(u32, u32) -> f64,
+) -> Result<Decoded, Rejection> {
     if format == Supported::Jpeg {
-        return decode_jpeg(bytes, limits);
+        return decode_jpeg(bytes, limits, needed_fraction);
     }
     let corrupt = |e: ImageError| to_rejection(format, e);
     let reader = ImageReader::with_format(Cursor::new(bytes), format.image_format());
@@ -42,14 +53,22 @@ pub fn decode(bytes: &[u8], format: Supported, limits: &Limits) -> Result<Decode
     // A broken profile must not sink an otherwise good photo; colour then falls back to sRGB.
     let icc_profile = decoder.icc_profile().ok().flatten();
     let image = DynamicImage::from_decoder(decoder).map_err(corrupt)?;
-    Ok(Decoded { image, icc_profile })
+    Ok(Decoded {
+        image,
+        stored_size: (width, height),
+        icc_profile,
+    })
 }
 
 /// JPEGs are decoded by zune-jpeg directly rather than through `image`, which runs it in its
 /// lenient mode: lenient, a truncated upload or one with broken entropy data "decodes" into a
 /// grey-smeared picture. Strict mode refuses those and still reads every camera JPEG in the
 /// corpus. CMYK and YCCK (Adobe, inverted) come out as RGB.
-fn decode_jpeg(bytes: &[u8], limits: &Limits) -> Result<Decoded, Rejection> {
+fn decode_jpeg(
+    bytes: &[u8],
+    limits: &Limits,
+    needed_fraction: impl Fn(u32, u32) -> f64,
+) -> Result<Decoded, Rejection> {
     // zune's messages come Debug-quoted; the reason reads better without the quotes.
     let corrupt = |e: zune_jpeg::errors::DecodeErrors| Rejection::Corrupt {
         format: Supported::Jpeg.name(),
@@ -70,6 +89,22 @@ fn decode_jpeg(bytes: &[u8], limits: &Limits) -> Result<Decoded, Rejection> {
     };
     let (width, height) = (u32::from(info.width), u32::from(info.height));
     check_pixels(Supported::Jpeg, width, height, limits)?;
+    let icc_profile = decoder.icc_profile();
+    let fraction = needed_fraction(width, height);
+    // zune has no scaled decode; jpeg-decoder does, but leaves CMYK to the caller, and those
+    // few photos keep zune's Adobe-aware conversion.
+    let scalable = matches!(
+        input,
+        ColorSpace::YCbCr | ColorSpace::RGB | ColorSpace::Luma
+    );
+    if fraction <= 0.5 && scalable {
+        let image = decode_jpeg_scaled(bytes, width, height, fraction)?;
+        return Ok(Decoded {
+            image,
+            stored_size: (width, height),
+            icc_profile,
+        });
+    }
     let gray = matches!(input, ColorSpace::Luma | ColorSpace::LumaA);
     let output = if gray {
         ColorSpace::Luma
@@ -77,7 +112,6 @@ fn decode_jpeg(bytes: &[u8], limits: &Limits) -> Result<Decoded, Rejection> {
         ColorSpace::RGB
     };
     decoder.set_options(decoder.options().jpeg_set_out_colorspace(output));
-    let icc_profile = decoder.icc_profile();
     let pixels = decoder.decode().map_err(corrupt)?;
     let wrong_length = || Rejection::Corrupt {
         format: Supported::Jpeg.name(),
@@ -90,7 +124,53 @@ fn decode_jpeg(bytes: &[u8], limits: &Limits) -> Result<Decoded, Rejection> {
     } else {
         DynamicImage::ImageRgb8(RgbImage::from_raw(width, height, pixels).ok_or_else(wrong_length)?)
     };
-    Ok(Decoded { image, icc_profile })
+    Ok(Decoded {
+        image,
+        stored_size: (width, height),
+        icc_profile,
+    })
+}
+
+/// Decodes at the smallest DCT scale (1/8, 1/4 or 1/2) that still gives at least `fraction` of
+/// the stored size, so that the variants are resampled from at least as many pixels as they
+/// have. jpeg-decoder, like zune in strict mode, refuses data that ends before the image does.
+fn decode_jpeg_scaled(
+    bytes: &[u8],
+    width: u32,
+    height: u32,
+    fraction: f64,
+) -> Result<DynamicImage, Rejection> {
+    let corrupt = |detail: String| Rejection::Corrupt {
+        format: Supported::Jpeg.name(),
+        detail,
+    };
+    let failed = |error: jpeg_decoder::Error| match error {
+        jpeg_decoder::Error::Io(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+            corrupt("truncated: the data ends before the image does".to_owned())
+        }
+        other => corrupt(other.to_string()),
+    };
+    // JPEG sides are 16-bit, so the requested sides (at most half of them) fit.
+    let requested = |side: u32| (f64::from(side) * fraction).ceil().clamp(1.0, 65535.0) as u16;
+    let mut decoder = jpeg_decoder::Decoder::new(bytes);
+    let (scaled_width, scaled_height) = decoder
+        .scale(requested(width), requested(height))
+        .map_err(failed)?;
+    let pixels = decoder.decode().map_err(failed)?;
+    let (w, h) = (u32::from(scaled_width), u32::from(scaled_height));
+    let wrong_length = || corrupt("decoded data does not match the frame size".to_owned());
+    let format = decoder.info().map(|info| info.pixel_format);
+    match format {
+        Some(jpeg_decoder::PixelFormat::RGB24) => Ok(DynamicImage::ImageRgb8(
+            RgbImage::from_raw(w, h, pixels).ok_or_else(wrong_length)?,
+        )),
+        Some(jpeg_decoder::PixelFormat::L8) => Ok(DynamicImage::ImageLuma8(
+            GrayImage::from_raw(w, h, pixels).ok_or_else(wrong_length)?,
+        )),
+        other => Err(corrupt(format!(
+            "unexpected pixel format {other:?} after a scaled decode"
+        ))),
+    }
 }
 
 /// Refuses images over the pixel limit (decompression bombs) from their header alone.

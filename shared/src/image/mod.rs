@@ -104,20 +104,20 @@ fn process_unguarded(bytes: &[u8], config: &PipelineConfig) -> Result<ProcessedI
     };
     let mut timings = Timings::default();
     let exif = timed(&mut timings.exif_ms, || read_exif(bytes));
-    let source = timed(&mut timings.decode_ms, || {
-        decode::decode(bytes, format, &config.limits)
-            .map(|d| (working_pixels(d.image), d.icc_profile))
-    });
-    let (source, icc_profile) = source?;
-    let with_alpha = matches!(source, DynamicImage::ImageRgba8(_));
-    let colour = ColourConversion::for_profile(icc_profile.as_deref(), with_alpha);
     let orientation = Orientation::from_exif(exif.orientation).unwrap_or(Orientation::NoTransforms);
     let transposed = swaps_axes(orientation);
-    let (width, height) = if transposed {
-        (source.height(), source.width())
-    } else {
-        (source.width(), source.height())
-    };
+    let upright = |w: u32, h: u32| if transposed { (h, w) } else { (w, h) };
+    let decoded = timed(&mut timings.decode_ms, || {
+        decode::decode(bytes, format, &config.limits, |w, h| {
+            let (width, height) = upright(w, h);
+            sharpest_fraction(&config.variants, width, height)
+        })
+        .map(|d| (working_pixels(d.image), d.stored_size, d.icc_profile))
+    });
+    let (source, stored_size, icc_profile) = decoded?;
+    let with_alpha = matches!(source, DynamicImage::ImageRgba8(_));
+    let colour = ColourConversion::for_profile(icc_profile.as_deref(), with_alpha);
+    let (width, height) = upright(stored_size.0, stored_size.1);
 
     let mut resizer = Resizer::new();
     let mut variants: Vec<Option<EncodedVariant>> = vec![None; config.variants.len()];
@@ -132,14 +132,14 @@ fn process_unguarded(bytes: &[u8], config: &PipelineConfig) -> Result<ProcessedI
             variant: spec.name.clone(),
             detail,
         };
-        let step = cascade_source(&steps, &source, &plan);
+        let step = cascade_source(&steps, stored_size.0, &plan);
         let from = step.map_or(&source, |i| &steps[i]);
-        let scaled_plan = plan.rescaled(source.dimensions(), from.dimensions());
+        let scaled_plan = plan.rescaled(stored_size, from.dimensions());
         let mut variant = timed(&mut timings.resize_ms, || {
             resize::resize(&mut resizer, from, &scaled_plan)
         })
         .map_err(encode_failed)?;
-        if plan.is_full_frame(source.width(), source.height()) {
+        if plan.is_full_frame(stored_size.0, stored_size.1) {
             steps.push(variant.clone());
         }
         timed(&mut timings.colour_ms, || match &mut variant {
@@ -185,18 +185,31 @@ fn largest_first(specs: &[VariantSpec]) -> Vec<usize> {
     order
 }
 
+/// The fraction of the upright `width`×`height` the sharpest variant samples (1.0 when one keeps
+/// full resolution): how small the decode may be.
+fn sharpest_fraction(specs: &[VariantSpec], width: u32, height: u32) -> f64 {
+    specs
+        .iter()
+        .map(|spec| {
+            let plan = geometry::plan(spec, width, height);
+            f64::from(plan.width) / plan.crop.width
+        })
+        .fold(0.0, f64::max)
+}
+
 /// The smallest earlier step that is still at least twice the variant's resolution, so that
-/// Lanczos3 from it looks like Lanczos3 from the full decode; `None` means the full decode.
+/// Lanczos3 from it looks like Lanczos3 from the full decode; `None` means the decode itself.
+/// Plans are in stored pixels, `stored_width` wide.
 fn cascade_source(
     steps: &[DynamicImage],
-    source: &DynamicImage,
+    stored_width: u32,
     plan: &geometry::Plan,
 ) -> Option<usize> {
     let needed = 2.0 * f64::from(plan.width) / plan.crop.width;
     steps
         .iter()
         .enumerate()
-        .map(|(i, step)| (i, f64::from(step.width()) / f64::from(source.width())))
+        .map(|(i, step)| (i, f64::from(step.width()) / f64::from(stored_width)))
         .filter(|(_, scale)| *scale >= needed)
         .min_by(|a, b| a.1.total_cmp(&b.1))
         .map(|(i, _)| i)
