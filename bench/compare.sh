@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# `make bench`: imgpipe against sharp (libvips) on one core, in the same run, on the corpus's
-# biggest photos and on 12 MP and 24 MP JPEGs made here. The peers are installed from npm into
-# bench/.peers (git-ignored). Prints one table; nothing here is a test.
+# `make bench`: imgpipe against sharp and libvips on one core, in the same run, on the corpus's
+# biggest photos and on 12 MP and 24 MP JPEGs made here. sharp comes from npm and pyvips from PyPI
+# into bench/.peers (git-ignored); libvips itself from Debian (apt, when it is missing). Prints
+# one table, then the functions' init time; nothing here is a test.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 peers="$root/bench/.peers"
@@ -15,10 +16,20 @@ if [ ! -d "$peers/node_modules/sharp" ]; then
   echo "installing sharp into $peers ..."
   npm install --prefix "$peers" --no-audit --no-fund --silent sharp@0.35 >/dev/null
 fi
+if ! ldconfig -p | grep -q 'libvips\.so\.42'; then
+  echo "installing libvips from Debian ..."
+  apt_get=(apt-get); [ "$(id -u)" -eq 0 ] || apt_get=(sudo apt-get)
+  DEBIAN_FRONTEND=noninteractive "${apt_get[@]}" install -y -q libvips42 >/dev/null
+fi
+if [ ! -x "$peers/venv/bin/python" ]; then
+  echo "installing pyvips into $peers/venv ..."
+  python3 -m venv "$peers/venv"
+  "$peers/venv/bin/pip" install -q pyvips==2.2.3
+fi
 # ES modules resolve packages next to the script, so the script runs from beside node_modules.
 cp "$root/bench/sharp-bench.mjs" "$peers/sharp-bench.mjs"
 echo "building imgpipe (profile local) ..."
-cargo build --quiet --profile local --bin imgpipe --manifest-path "$root/Cargo.toml"
+cargo build --quiet --profile local --bins --manifest-path "$root/Cargo.toml"
 imgpipe="$root/target/local/imgpipe"
 
 inputs=()
@@ -50,6 +61,8 @@ print(json.dumps(row))' >> "$results"
     (cd "$peers" && "${pin[@]}" node sharp-bench.mjs "$f" "$reps" "$mode") \
       | python3 -c 'import json,sys; r=json.loads(sys.stdin.read()); r["tool"]="sharp "+r["mode"]; print(json.dumps(r))' >> "$results"
   done
+  "${pin[@]}" "$peers/venv/bin/python" "$root/bench/vips-bench.py" "$f" "$reps" \
+    | python3 -c 'import json,sys; r=json.loads(sys.stdin.read()); r["tool"]="vips"; print(json.dumps(r))' >> "$results"
 done
 
 python3 - "$results" <<'PY'
@@ -60,16 +73,22 @@ for r in rows:
     by_file.setdefault(r["file"], {})[r["tool"]] = r
 print()
 print(f"one core ({os.uname().machine}), median of the runs, 3 JPEG variants (1600/800 inside, 200 cover), orientation applied")
-head = ["file", "MP", "imgpipe ms", "sharp ms", "ratio", "sharp decode-once ms", "ratio", "imgpipe RSS MB", "sharp RSS MB"]
+head = ["file", "MP", "imgpipe ms", "sharp ms", "ratio", "sharp decode-once ms", "ratio", "vips ms", "ratio",
+        "imgpipe RSS MB", "sharp RSS MB", "vips RSS MB"]
 table = [head]
 for file, tools in by_file.items():
-    i, s, d = tools["imgpipe"], tools["sharp per-variant"], tools["sharp decode-once"]
-    table.append([os.path.basename(file), f"{i['megapixels']:.1f}", f"{i['median_ms']:.0f}", f"{s['median_ms']:.0f}",
-                  f"{i['median_ms'] / s['median_ms']:.2f}x", f"{d['median_ms']:.0f}", f"{i['median_ms'] / d['median_ms']:.2f}x",
-                  f"{i['peak_rss_mb']:.0f}", f"{s['peak_rss_mb']:.0f}"])
+    i, s, d, v = tools["imgpipe"], tools["sharp per-variant"], tools["sharp decode-once"], tools["vips"]
+    ratio = lambda peer: f"{i['median_ms'] / peer['median_ms']:.2f}x"
+    table.append([os.path.basename(file), f"{i['megapixels']:.1f}", f"{i['median_ms']:.0f}",
+                  f"{s['median_ms']:.0f}", ratio(s), f"{d['median_ms']:.0f}", ratio(d), f"{v['median_ms']:.0f}", ratio(v),
+                  f"{i['peak_rss_mb']:.0f}", f"{s['peak_rss_mb']:.0f}", f"{v['peak_rss_mb']:.0f}"])
 widths = [max(len(r[c]) for r in table) for c in range(len(head))]
 for n, r in enumerate(table):
     print(" | ".join(v.ljust(widths[c]) for c, v in enumerate(r)))
     if n == 0:
         print("-|-".join("-" * w for w in widths))
 PY
+
+echo
+echo "init time (process start to the first request for work), profile local, pinned to one core:"
+"${pin[@]}" python3 "$root/bench/init_time.py" --runs 20 "$root/target/local/process-upload" "$root/target/local/metadata-api"

@@ -4,7 +4,6 @@
 use std::future::Future;
 use std::time::{Duration, Instant};
 
-use aws_config::BehaviorVersion;
 use aws_sdk_s3::primitives::ByteStream;
 use imgpipe::config::StorageNames;
 use imgpipe::store::{image_id, DynamoImages, ImageTable, StoredImage};
@@ -70,7 +69,7 @@ impl Cloud {
             .connect_timeout(Duration::from_secs(2))
             .operation_timeout(Duration::from_secs(20))
             .build();
-        let config = aws_config::defaults(BehaviorVersion::latest())
+        let config = imgpipe::store::clients::defaults()
             .endpoint_url(endpoint)
             .region(aws_config::Region::new("us-east-1"))
             .timeout_config(timeouts)

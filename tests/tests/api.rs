@@ -75,9 +75,7 @@ async fn api_with(configure: impl FnOnce(&mut ApiConfig)) -> Router {
     let cloud = Cloud::from_env().await;
     let mut config = config(&cloud);
     configure(&mut config);
-    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .load()
-        .await;
+    let sdk = imgpipe::store::clients::defaults().load().await;
     router(state_from(config, &sdk))
 }
 
@@ -216,10 +214,10 @@ async fn filters_by_status_camera_and_taken_date() {
 
     let rejected = get(&app, &format!("/images?status=rejected&prefix={prefix}")).await;
     assert_eq!(keys_of(&rejected), [format!("{}broken.jpg", lib.prefix)]);
-    assert_eq!(
-        rejected.json["items"][0]["reason"],
-        "corrupt jpeg: Unknown marker in bit stream"
-    );
+    let reason = rejected.json["items"][0]["reason"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(reason.starts_with("corrupt jpeg: "), "{reason}");
 
     let nikon = get(
         &app,

@@ -1,10 +1,22 @@
 //! AWS clients, built once per cold start. The endpoint comes from the standard
 //! `AWS_ENDPOINT_URL`, so the same binary talks to AWS or to a local emulator.
 
-use aws_config::{BehaviorVersion, SdkConfig};
+use aws_config::{BehaviorVersion, ConfigLoader, SdkConfig};
+use aws_smithy_http_client::tls::{rustls_provider::CryptoMode, Provider};
+use aws_smithy_http_client::Builder;
 
 pub async fn load_sdk_config() -> SdkConfig {
-    aws_config::defaults(BehaviorVersion::latest()).load().await
+    defaults().load().await
+}
+
+/// The SDK's defaults with the one HTTP client the workspace compiles (the SDKs' default
+/// clients are left out to keep the Lambda zip small; see the workspace Cargo.toml). Anything
+/// that loads an SDK config starts here, the tests included.
+pub fn defaults() -> ConfigLoader {
+    let http = Builder::new()
+        .tls_provider(Provider::Rustls(CryptoMode::Ring))
+        .build_https();
+    aws_config::defaults(BehaviorVersion::latest()).http_client(http)
 }
 
 /// Emulators serve buckets by path (`http://host/bucket/key`), not by virtual host.
