@@ -35,6 +35,16 @@ pub fn decode(bytes: &[u8], format: Supported, limits: &Limits) -> Result<Decode
     if format == Supported::Jpeg {
         return decode_jpeg(bytes, limits);
     }
+    if format == Supported::Tiff {
+        // The tiff crate reads the first directory before any limit applies (see tiff_header).
+        super::tiff_header::check_first_directory(bytes).map_err(|t| Rejection::Corrupt {
+            format: format.name(),
+            detail: format!(
+                "TIFF tag {} declares {} values ({} bytes), more than the file holds or a photo needs",
+                t.tag, t.values, t.bytes
+            ),
+        })?;
+    }
     let corrupt = |e: ImageError| to_rejection(format, e);
     let mut reader = ImageReader::with_format(Cursor::new(bytes), format.image_format());
     let mut header_limits = image::Limits::default();
