@@ -131,19 +131,27 @@ impl Drop for HealedAtEnd<'_> {
 }
 
 /// What a photo's processing made, without what differs per key or per run (ids, keys, times).
-fn outcome(item: &StoredImage) -> (Status, String, u64, Vec<(String, u32, u32, u64)>) {
-    let variants = item
-        .record
-        .variants
-        .iter()
-        .map(|v| (v.name.clone(), v.width, v.height, v.bytes))
-        .collect();
-    (
-        item.record.status,
-        item.record.sha256.clone(),
-        item.record.bytes,
-        variants,
-    )
+#[derive(Debug, PartialEq)]
+struct Outcome {
+    status: Status,
+    sha256: String,
+    bytes: u64,
+    /// Name, width, height and size of each variant.
+    variants: Vec<(String, u32, u32, u64)>,
+}
+
+fn outcome(item: &StoredImage) -> Outcome {
+    Outcome {
+        status: item.record.status,
+        sha256: item.record.sha256.clone(),
+        bytes: item.record.bytes,
+        variants: item
+            .record
+            .variants
+            .iter()
+            .map(|v| (v.name.clone(), v.width, v.height, v.bytes))
+            .collect(),
+    }
 }
 
 /// The variant objects of an item, by name, read back from the derivatives bucket; also checks
