@@ -28,6 +28,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+import faultproxy
 import resources
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -37,6 +38,10 @@ DEFAULT_STATE = ROOT / ".imgpipe"
 PROFILE = "local"
 READY_TIMEOUT_S = float(os.environ.get("IMGPIPE_READY_TIMEOUT", "900"))
 REGION = "us-east-1"
+# How often the bridge checks that the function it invoked is still alive, where it can (the
+# function's process is found through /proc, so on Linux).
+WATCH_INTERVAL_S = 0.2
+CAN_WATCH = Path("/proc/self/stat").exists()
 # Settings of the local cloud itself, not of the functions.
 LOCAL_ONLY_SETTINGS = {"IMGPIPE_READY_TIMEOUT", "IMGPIPE_VISIBILITY_TIMEOUT", "IMGPIPE_STATE_DIR", "IMGPIPE_EMULATOR"}
 
@@ -85,6 +90,37 @@ def pid_alive(pid):
         return False
 
 
+def proc_table():
+    """{pid: (parent pid, command name, state)} of every process, read from /proc."""
+    table = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = (Path("/proc") / entry / "stat").read_text()
+        except OSError:
+            continue
+        # The name is in parentheses and may itself hold spaces or parentheses.
+        name = stat[stat.index("(") + 1 : stat.rindex(")")]
+        fields = stat[stat.rindex(")") + 2 :].split()
+        table[int(entry)] = (int(fields[1]), name, fields[0])
+    return table
+
+
+def running_descendant(root_pid, name):
+    """The pid of a live process called `name` under `root_pid`, or None."""
+    table = proc_table()
+    for pid, (_, comm, state) in table.items():
+        if comm != name or state in ("Z", "X"):
+            continue
+        parent = pid
+        while parent in table and parent != root_pid:
+            parent = table[parent][0]
+        if parent == root_pid:
+            return pid
+    return None
+
+
 class Cloud:
     """One running local cloud, its processes and its bridge."""
 
@@ -94,8 +130,20 @@ class Cloud:
         self.logs = state_dir / "logs"
         self.visibility_timeout = visibility_timeout
         self.children = []
+        # Held while the children list changes, so the health check never sees a process that
+        # is being replaced on purpose (a new function instance after a crash).
+        self.children_lock = threading.Lock()
         self.stopping = threading.Event()
         self.env = {}
+        self.proxy = None
+        # What the bridge did, for the fault tests (the control's `GET /faults`).
+        self.counters = {
+            "invocations": 0,
+            "failed_invocations": 0,
+            "messages_left_for_retry": 0,
+            "function_restarts": 0,
+            "last_batch": None,
+        }
 
     # -- processes -----------------------------------------------------------------------
     def spawn(self, name, argv, env=None):
@@ -110,8 +158,9 @@ class Cloud:
             stdin=subprocess.DEVNULL,
             start_new_session=True,
         )
-        self.children.append((name, proc))
-        self.write_pids()
+        with self.children_lock:
+            self.children.append((name, proc))
+            self.write_pids()
         return proc
 
     def write_pids(self):
@@ -172,10 +221,31 @@ class Cloud:
         created = resources.create_all(endpoint, REGION, self.visibility_timeout)
         self.env = {**aws, **created}
 
+        # The function reaches moto through the fault proxy (pass-through unless a test says
+        # otherwise); everything else talks to moto directly.
+        self.proxy = faultproxy.FaultProxy(moto_port)
+        proxy_endpoint = f"http://127.0.0.1:{self.proxy.start()}"
+        control_url = faultproxy.Control(self.proxy, self.fault_status).start()
+        log(f"function's endpoint: fault proxy {proxy_endpoint} (control {control_url}/faults)")
         function_env = self.state / "function.env"
-        function_env.write_text("".join(f"{k}={v}\n" for k, v in function_settings(aws, created).items()))
-        lambda_port = free_port()
-        log(f"starting cargo lambda watch on 127.0.0.1:{lambda_port} (profile {PROFILE})")
+        function_aws = {**aws, "AWS_ENDPOINT_URL": proxy_endpoint}
+        function_env.write_text("".join(f"{k}={v}\n" for k, v in function_settings(function_aws, created).items()))
+        self.lambda_port = free_port()
+        self.invoke_url = (
+            f"http://127.0.0.1:{self.lambda_port}/2015-03-31/functions/process-upload/invocations"
+        )
+        log(f"starting cargo lambda watch on 127.0.0.1:{self.lambda_port} (profile {PROFILE})")
+        log("waiting for process-upload to build and answer (first run compiles)")
+        self.start_function()
+
+        self.env["LAMBDA_INVOKE_URL"] = self.invoke_url
+        self.env["FAULT_CONTROL_URL"] = control_url
+        self.start_api(aws, created)
+        threading.Thread(target=self.bridge, name="bridge", daemon=True).start()
+        self.announce_ready()
+
+    def start_function(self):
+        """`cargo lambda watch` serving process-upload; returns once the function answers."""
         watch = self.spawn(
             "functions",
             [
@@ -183,22 +253,41 @@ class Cloud:
                 "--profile", PROFILE,
                 "--ignore-changes",
                 "--invoke-address", "127.0.0.1",
-                "--invoke-port", str(lambda_port),
-                "--env-file", str(function_env),
+                "--invoke-port", str(self.lambda_port),
+                "--env-file", str(self.state / "function.env"),
             ],
             # cargo lambda looks for `cargo` on PATH; the venv's bin holds cargo-lambda itself.
             env={"PATH": f"{VENV_BIN}:{os.environ.get('PATH', '')}"},
         )
-        self.invoke_url = (
-            f"http://127.0.0.1:{lambda_port}/2015-03-31/functions/process-upload/invocations"
-        )
-        log("waiting for process-upload to build and answer (first run compiles)")
         self.wait_until(self.function_answers, "process-upload", watch, READY_TIMEOUT_S)
 
-        self.env["LAMBDA_INVOKE_URL"] = self.invoke_url
-        self.start_api(aws, created)
-        threading.Thread(target=self.bridge, name="bridge", daemon=True).start()
-        self.announce_ready()
+    def function_pid(self):
+        """The running process-upload instance, found under its `cargo lambda watch`."""
+        with self.children_lock:
+            watch = next((p for n, p in self.children if n == "functions"), None)
+        return running_descendant(watch.pid, "process-upload") if watch else None
+
+    def restart_function(self):
+        """A new instance after the last one died. `cargo lambda watch` does not start one
+        itself (its invocations would hang), so it is replaced, on the same port, as Lambda
+        starts a new execution environment."""
+        with self.children_lock:
+            old = next(p for n, p in self.children if n == "functions")
+            self.children.remove(("functions", old))
+        try:
+            os.killpg(old.pid, signal.SIGTERM)
+            old.wait(timeout=10)
+        except ProcessLookupError:
+            pass
+        except subprocess.TimeoutExpired:
+            os.killpg(old.pid, signal.SIGKILL)
+            old.wait()
+        self.start_function()
+        self.counters["function_restarts"] += 1
+        log("bridge: the function's process had died; started a new instance")
+
+    def fault_status(self):
+        return {**self.counters, "function_pid": self.function_pid() if CAN_WATCH else None}
 
     def start_api(self, aws, names):
         """The metadata API as a plain local HTTP server (the same router Lambda serves)."""
@@ -270,6 +359,35 @@ class Cloud:
             time.sleep(0.5)
 
     # -- the event source mapping ---------------------------------------------------------
+    def invoke_watched(self, event):
+        """Invokes the function and fails the invocation if its process dies meanwhile, as
+        Lambda does when a runtime exits mid-invocation; the next invocation gets a new one."""
+        if not CAN_WATCH:
+            return self.invoke(event, timeout=900)
+        pid = self.function_pid()
+        if pid is None:
+            self.restart_function()
+            pid = self.function_pid()
+        outcome = {}
+
+        def call():
+            try:
+                outcome["response"] = self.invoke(event, timeout=900)
+            except Exception as error:  # handed to the bridge below
+                outcome["error"] = error
+
+        worker = threading.Thread(target=call, name="invoke", daemon=True)
+        worker.start()
+        while worker.is_alive():
+            worker.join(WATCH_INTERVAL_S)
+            if worker.is_alive() and pid is not None and self.function_pid() != pid:
+                # Replacing `cargo lambda watch` also ends the request left hanging on it.
+                self.restart_function()
+                return 502, "Unhandled", b'{"errorType": "Runtime.ExitError"}'
+        if "error" in outcome:
+            raise outcome["error"]
+        return outcome["response"]
+
     def invoke(self, event, timeout):
         request = urllib.request.Request(
             self.invoke_url,
@@ -318,8 +436,12 @@ class Cloud:
                         for m in received
                     ]
                 }
-                status, function_error, payload = self.invoke(event, timeout=900)
+                self.counters["invocations"] += 1
+                status, function_error, payload = self.invoke_watched(event)
                 if status != 200 or function_error:
+                    self.counters["failed_invocations"] += 1
+                    self.counters["messages_left_for_retry"] += len(received)
+                    self.counters["last_batch"] = {"messages": len(received), "left_for_retry": len(received)}
                     log(f"bridge: invocation failed ({status} {function_error}); {len(received)} message(s) left for redelivery")
                     continue
                 failed = {
@@ -327,6 +449,8 @@ class Cloud:
                     for f in (json.loads(payload or b"{}") or {}).get("batchItemFailures", [])
                 }
                 done = [m for m in received if m["MessageId"] not in failed]
+                self.counters["messages_left_for_retry"] += len(received) - len(done)
+                self.counters["last_batch"] = {"messages": len(received), "left_for_retry": len(received) - len(done)}
                 for start in range(0, len(done), 10):
                     sqs.delete_message_batch(
                         QueueUrl=queue_url,
@@ -353,8 +477,9 @@ def serve(args):
     try:
         cloud.start()
         while True:
-            for name, proc in cloud.children:
-                cloud.ensure_alive(name, proc)
+            with cloud.children_lock:
+                for name, proc in cloud.children:
+                    cloud.ensure_alive(name, proc)
             time.sleep(1)
     except KeyboardInterrupt:
         log("stopping")

@@ -32,3 +32,6 @@ set +a
 echo "== tests"
 # The end-to-end tests share one queue; one at a time keeps their waits independent.
 cargo test --profile local --workspace -- --test-threads 1
+
+echo "== load (a short make load against the same cloud: mixed uploads, every outcome checked)"
+"$root/.venv/bin/python" "$root/infra/local/load.py" -n 40 --state-dir "$state"

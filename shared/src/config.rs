@@ -377,4 +377,75 @@ mod tests {
         assert!(names.is_derivative("b", &key));
         assert!(!names.is_derivative("b", "photos/cat.jpg"));
     }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        fn any_spec() -> impl Strategy<Value = VariantSpec> {
+            (
+                "[A-Za-z0-9_-]{1,16}",
+                1..=MAX_VARIANT_EDGE,
+                1..=MAX_VARIANT_EDGE,
+                prop_oneof![Just(Fit::Inside), Just(Fit::Cover)],
+                prop_oneof![Just(OutputFormat::Jpeg), Just(OutputFormat::WebP)],
+                1u8..=100,
+            )
+                .prop_map(|(name, width, height, fit, format, quality)| VariantSpec {
+                    name,
+                    width,
+                    height,
+                    fit,
+                    format,
+                    quality,
+                })
+        }
+
+        fn written(spec: &VariantSpec) -> String {
+            let fit = match spec.fit {
+                Fit::Inside => "inside",
+                Fit::Cover => "cover",
+            };
+            format!(
+                "{}:{}x{}:{fit}:{}:{}",
+                spec.name, spec.width, spec.height, spec.format, spec.quality
+            )
+        }
+
+        proptest! {
+            #[test]
+            fn a_written_spec_parses_back(spec in any_spec()) {
+                prop_assert_eq!(written(&spec).parse::<VariantSpec>(), Ok(spec));
+            }
+
+            #[test]
+            fn a_written_list_parses_back(specs in proptest::collection::vec(any_spec(), 1..5)) {
+                let names: HashSet<&str> = specs.iter().map(|s| s.name.as_str()).collect();
+                let list = specs.iter().map(written).collect::<Vec<_>>().join(",");
+                let parsed = parse_variants(&list);
+                if names.len() == specs.len() {
+                    prop_assert_eq!(parsed, Ok(specs));
+                } else {
+                    prop_assert!(matches!(parsed, Err(ConfigError::DuplicateVariant { .. })), "{parsed:?}");
+                }
+            }
+
+            /// Near-miss specs (wrong counts, zeros, huge numbers, unknown words) are refused
+            /// with a reason, and whatever is accepted is within bounds.
+            #[test]
+            fn near_miss_specs_are_refused_or_in_bounds(
+                spec in "[a-z_/]{0,4}:[0-9]{0,6}[xX*][0-9]{0,6}:(inside|cover|fill):(jpeg|jpg|webp|png|JPEG):[0-9]{0,4}(:x)?",
+            ) {
+                match spec.parse::<VariantSpec>() {
+                    Ok(parsed) => {
+                        prop_assert!((1..=MAX_VARIANT_EDGE).contains(&parsed.width));
+                        prop_assert!((1..=MAX_VARIANT_EDGE).contains(&parsed.height));
+                        prop_assert!((1..=100).contains(&parsed.quality));
+                        prop_assert!(!parsed.name.is_empty());
+                    }
+                    Err(e) => prop_assert!(matches!(e, ConfigError::BadVariant { .. }), "{e:?}"),
+                }
+            }
+        }
+    }
 }

@@ -1,7 +1,9 @@
 //! The `imgpipe` binary as a user runs it.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
+
+use sha2::{Digest, Sha256};
 
 fn fixture(path: &str) -> PathBuf {
     PathBuf::from(format!("{}/../fixtures/{path}", env!("CARGO_MANIFEST_DIR")))
@@ -128,4 +130,142 @@ fn bench_prints_one_json_line_per_file_and_the_peak_rss() {
         "{}",
         lines[1]
     );
+}
+
+/// Every file under `dir`, relative to it.
+fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(current) = pending.pop() {
+        for entry in std::fs::read_dir(&current).expect("readable") {
+            let path = entry.expect("entry").path();
+            if path.is_dir() {
+                pending.push(path);
+            } else {
+                found.push(path.strip_prefix(dir).expect("under dir").to_path_buf());
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn inputs_with_the_same_stem_or_hostile_names_get_their_own_outputs_inside_out() {
+    let root = scratch("names");
+    let inputs = root.join("in");
+    let long = format!("{}.jpg", "n".repeat(250));
+    // A different photo each, so that one input overwriting another's outputs would show.
+    let cases = [
+        ("a/x.jpg", "cameras/Canon_40D.jpg"),
+        ("b/x.jpg", "cameras/Nikon_D70.jpg"),
+        ("x.png", "formats/alpha.png"),
+        ("X.jpg", "cameras/Pentax_K10D.jpg"),
+        ("line\nbreak\u{7}.jpg", "cameras/Panasonic_DMC-FZ30.jpg"),
+        ("...jpg", "cameras/Fujifilm_FinePix_E500.jpg"),
+        (long.as_str(), "formats/gray.jpg"),
+    ];
+    let mut args = vec![
+        "process".to_owned(),
+        "--out".to_owned(),
+        root.join("out").to_string_lossy().into_owned(),
+    ];
+    let mut hashes = Vec::new();
+    for (name, source) in cases {
+        let path = inputs.join(name);
+        std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+        let bytes = std::fs::read(fixture(source)).expect("fixture");
+        hashes.push(hex::encode(Sha256::digest(&bytes)));
+        std::fs::write(&path, bytes).expect("write input");
+        args.push(path.to_string_lossy().into_owned());
+    }
+    // The same file again, reached through `..`: its outputs too stay inside --out.
+    args.push(inputs.join("a/../a/x.jpg").to_string_lossy().into_owned());
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let result = imgpipe(&args);
+    assert!(result.status.success(), "{result:?}");
+    let stdout = String::from_utf8_lossy(&result.stdout);
+    assert_eq!(
+        stdout.lines().count(),
+        cases.len() + 1,
+        "one line each:\n{stdout}"
+    );
+    assert!(
+        stdout.contains(r"line\nbreak\u{7}.jpg"),
+        "escaped: {stdout}"
+    );
+
+    let written = files_under(&root.join("out"));
+    let records: Vec<serde_json::Value> = written
+        .iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .map(|p| serde_json::from_slice(&std::fs::read(root.join("out").join(p)).expect("read")))
+        .collect::<Result<_, _>>()
+        .expect("JSON records");
+    assert_eq!(
+        records.len(),
+        cases.len() + 1,
+        "no record overwritten: {written:?}"
+    );
+    let mut recorded: Vec<String> = records
+        .iter()
+        .map(|r| r["sha256"].as_str().expect("sha256").to_owned())
+        .collect();
+    recorded.sort();
+    hashes.push(hashes[0].clone());
+    hashes.sort();
+    assert_eq!(recorded, hashes, "every input has its own record");
+    let variant_keys: Vec<&str> = records
+        .iter()
+        .flat_map(|r| r["variants"].as_array().expect("variants"))
+        .map(|v| v["key"].as_str().expect("key"))
+        .collect();
+    assert_eq!(variant_keys.len(), 3 * records.len(), "{records:?}");
+    for key in &variant_keys {
+        assert!(written.contains(&PathBuf::from(key)), "{key} was written");
+    }
+    for path in &written {
+        let name = path.to_string_lossy();
+        assert!(path.components().count() <= 2, "{name} is shallow");
+        assert!(!name.chars().any(char::is_control), "{name:?} is clean");
+        assert!(name.len() < 255, "{name} fits a file name");
+    }
+    let everything = files_under(&root);
+    assert_eq!(
+        everything.len(),
+        written.len() + cases.len(),
+        "nothing was written outside --out: {everything:?}"
+    );
+    let _ = std::fs::remove_dir_all(root);
+}
+
+#[test]
+fn a_2_gb_file_is_refused_by_its_size_without_being_read() {
+    let root = scratch("huge");
+    std::fs::create_dir_all(&root).expect("mkdir");
+    let huge = root.join("huge.jpg");
+    // Sparse: 2 GiB long, no disk used; reading it would take 2 GiB of memory.
+    let file = std::fs::File::create(&huge).expect("create");
+    file.set_len(2 << 30).expect("set_len");
+    let out = root.join("out");
+    // Under a 1 GiB address-space limit, reading the file would abort the process.
+    let result = Command::new("sh")
+        .args(["-c", r#"ulimit -v 1048576 && exec "$0" "$@""#])
+        .arg(env!("CARGO_BIN_EXE_imgpipe"))
+        .args(["process", "--out"])
+        .args([&out, &huge])
+        .env_remove("IMGPIPE_MAX_BYTES")
+        .output()
+        .expect("imgpipe runs");
+    assert!(result.status.success(), "{result:?}");
+    let stdout = String::from_utf8_lossy(&result.stdout);
+    assert!(
+        stdout.contains("huge.jpg: file is 2147483648 bytes, over the 52428800-byte limit"),
+        "{stdout}"
+    );
+    let record: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("huge.json")).expect("record"))
+            .expect("JSON");
+    assert_eq!(record["reason_code"], "too_large");
+    assert_eq!(record["bytes"], 2147483648u64);
+    let _ = std::fs::remove_dir_all(root);
 }

@@ -239,3 +239,56 @@ fn start_key(
         .map(|(k, v)| (k, AttributeValue::S(v)))
         .collect())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
+
+    /// Presigning is local signing, no call: clients with made-up credentials will do.
+    fn catalog() -> Catalog {
+        let credentials = Credentials::new("AKIDEXAMPLE", "not-a-secret", None, None, "test");
+        let s3 = aws_sdk_s3::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("eu-west-1"))
+            .credentials_provider(credentials.clone())
+            .build();
+        let dynamodb = aws_sdk_dynamodb::Config::builder()
+            .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
+            .region(aws_sdk_dynamodb::config::Region::new("eu-west-1"))
+            .credentials_provider(credentials)
+            .build();
+        Catalog {
+            dynamodb: aws_sdk_dynamodb::Client::from_conf(dynamodb),
+            s3: aws_sdk_s3::Client::from_conf(s3),
+            table: "images".into(),
+            derivatives_bucket: "derivatives".into(),
+            signer: CursorSigner::new(b"0123456789abcdef"),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_presigned_link_is_a_get_of_one_variant_that_expires_as_configured() {
+        let url = catalog()
+            .presign("0123abcd/thumb.jpg", std::time::Duration::from_secs(900))
+            .await
+            .expect("presigns");
+        let (address, query) = url.split_once('?').expect("a query string");
+        assert!(
+            address.ends_with("derivatives.s3.eu-west-1.amazonaws.com/0123abcd/thumb.jpg"),
+            "{address}"
+        );
+        let params: Vec<&str> = query.split('&').collect();
+        for expected in ["X-Amz-Expires=900", "X-Amz-SignedHeaders=host"] {
+            assert!(params.contains(&expected), "{expected} in {query}");
+        }
+        assert!(
+            params.iter().any(|p| p.starts_with("X-Amz-Signature=")),
+            "{query}"
+        );
+        assert!(
+            !query.contains("not-a-secret"),
+            "the secret key never appears in a link"
+        );
+    }
+}

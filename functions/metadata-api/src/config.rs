@@ -20,7 +20,7 @@ const MAX_PRESIGN_SECONDS: u64 = 7 * 24 * 3600;
 /// An HMAC key shorter than this is too easy to guess.
 const MIN_CURSOR_SECRET_BYTES: usize = 16;
 
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct ApiConfig {
     pub table: String,
     pub derivatives_bucket: String,
@@ -95,6 +95,20 @@ impl ApiConfig {
     }
 }
 
+/// Written by hand so that the cursor secret never reaches a log line through `{:?}`.
+impl std::fmt::Debug for ApiConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ApiConfig")
+            .field("table", &self.table)
+            .field("derivatives_bucket", &self.derivatives_bucket)
+            .field("expose_gps", &self.expose_gps)
+            .field("cors_origins", &self.cors_origins)
+            .field("presign_expiry", &self.presign_expiry)
+            .field("cursor_secret", &"(hidden)")
+            .finish()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -132,6 +146,13 @@ mod tests {
         assert_eq!(c.cors_origins, ["https://a.example", "https://b.example"]);
         assert_eq!(c.presign_expiry, Duration::from_secs(60));
         assert!(config(&[("API_PRESIGN_SECONDS", "0")]).is_err());
+    }
+
+    #[test]
+    fn the_cursor_secret_never_shows_in_debug_output() {
+        let shown = format!("{:?}", config(&[]).expect("valid"));
+        assert!(!shown.contains("0123456789abcdef0123"), "{shown}");
+        assert!(shown.contains("cursor_secret: \"(hidden)\""), "{shown}");
     }
 
     #[test]

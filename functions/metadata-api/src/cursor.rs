@@ -140,4 +140,63 @@ mod tests {
             Err(CursorError::Malformed)
         );
     }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        /// Short enough that every encoded cursor stays under `MAX_CURSOR_CHARS`.
+        fn any_position() -> impl Strategy<Value = Position> {
+            (
+                "\\PC{0,24}",
+                proptest::collection::btree_map("\\PC{0,12}", "\\PC{0,24}", 0..4),
+            )
+                .prop_map(|(query, key)| Position { query, key })
+        }
+
+        fn any_secret() -> impl Strategy<Value = Vec<u8>> {
+            proptest::collection::vec(any::<u8>(), 0..80)
+        }
+
+        proptest! {
+            #[test]
+            fn a_cursor_decodes_to_its_position(secret in any_secret(), position in any_position()) {
+                let signer = CursorSigner::new(&secret);
+                let cursor = signer.encode(&position);
+                prop_assert_eq!(signer.decode(&cursor, &position.query), Ok(position));
+            }
+
+            #[test]
+            fn a_cursor_is_refused_for_another_query(
+                position in any_position(),
+                other in "\\PC{0,24}",
+            ) {
+                prop_assume!(other != position.query);
+                let signer = CursorSigner::new(b"secret");
+                let cursor = signer.encode(&position);
+                prop_assert_eq!(signer.decode(&cursor, &other), Err(CursorError::Foreign));
+            }
+
+            #[test]
+            fn any_changed_character_is_refused(
+                position in any_position(),
+                at in any::<proptest::sample::Index>(),
+                replacement in "[A-Za-z0-9_.-]",
+            ) {
+                let signer = CursorSigner::new(b"secret");
+                let cursor = signer.encode(&position);
+                // Cursors are ASCII, so every byte index is a character boundary.
+                let at = at.index(cursor.len());
+                let mut changed = cursor.clone();
+                changed.replace_range(at..=at, &replacement);
+                prop_assume!(changed != cursor);
+                prop_assert!(signer.decode(&changed, &position.query).is_err());
+            }
+
+            #[test]
+            fn arbitrary_text_is_never_a_cursor(text in "\\PC{0,200}", secret in any_secret()) {
+                prop_assert!(CursorSigner::new(&secret).decode(&text, "").is_err());
+            }
+        }
+    }
 }

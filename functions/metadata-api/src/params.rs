@@ -305,4 +305,38 @@ mod tests {
         assert_eq!(a.fingerprint(), b.fingerprint());
         assert_ne!(a.fingerprint(), c.fingerprint());
     }
+
+    /// A `by_camera` listing reads one camera's partition; its cursor must not open another's.
+    #[test]
+    fn a_cursor_from_one_cameras_listing_is_foreign_to_every_other_listing() {
+        use crate::cursor::{CursorError, CursorSigner, Position};
+        let signer = CursorSigner::new(b"0123456789abcdef");
+        let nikon = parse(&[("camera", "NIKON D70")]).expect("ok");
+        let cursor = signer.encode(&Position {
+            query: nikon.fingerprint(),
+            key: [
+                ("camera".to_owned(), "NIKON D70".to_owned()),
+                ("id".to_owned(), "abc".to_owned()),
+                (
+                    "uploaded_at".to_owned(),
+                    "2026-11-26T00:00:00.000Z".to_owned(),
+                ),
+            ]
+            .into(),
+        });
+        assert!(signer.decode(&cursor, &nikon.fingerprint()).is_ok());
+        for other in [
+            vec![("camera", "Canon EOS 40D")],
+            vec![("camera", "nikon d70")],
+            vec![],
+            vec![("taken_from", "2008-01-01")],
+        ] {
+            let query = parse(&other).expect("ok");
+            assert_eq!(
+                signer.decode(&cursor, &query.fingerprint()),
+                Err(CursorError::Foreign),
+                "{other:?}"
+            );
+        }
+    }
 }

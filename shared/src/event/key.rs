@@ -13,3 +13,35 @@ pub fn decode_key(raw: &str) -> Result<String, EventError> {
             raw: raw.to_owned(),
         })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hostile_keys_decode_to_exactly_what_was_uploaded() {
+        for (raw, key) in [
+            ("%2E%2E%2F%2E%2E%2Fetc%2Fpasswd", "../../etc/passwd"),
+            ("../a+b%2Bc.jpg", "../a b+c.jpg"),
+            (
+                "nul%00line%0Abreak%0D%09%7F.jpg",
+                "nul\0line\nbreak\r\t\u{7f}.jpg",
+            ),
+            ("caf%C3%A9.jpg", "caf\u{e9}.jpg"),
+            ("cafe%CC%81.jpg", "cafe\u{301}.jpg"),
+            ("Photo.JPG", "Photo.JPG"),
+        ] {
+            assert_eq!(decode_key(raw).as_deref(), Ok(key), "{raw}");
+        }
+    }
+
+    #[test]
+    fn a_key_that_is_not_utf8_is_an_error_naming_it() {
+        assert_eq!(
+            decode_key("bad%FF.jpg"),
+            Err(EventError::Key {
+                raw: "bad%FF.jpg".into()
+            })
+        );
+    }
+}

@@ -177,4 +177,6 @@ fn parse_s3_record(raw: Value) -> Result<Option<S3Record>, EventError> {
 }
 
 #[cfg(test)]
+mod properties;
+#[cfg(test)]
 mod tests;

@@ -18,6 +18,11 @@ use crate::config::Limits;
 const DECODER_HEADROOM_BYTES: u64 = 64 * 1024 * 1024;
 /// The widest pixel the decoders produce: 16-bit RGBA.
 const MAX_BYTES_PER_PIXEL: u64 = 8;
+/// What a decoder may allocate while reading the header, before the pixel limit is known: a
+/// PNG's metadata chunks are read and its iCCP profile inflated then, and `image`'s default
+/// (512 MiB) let a 1 MB file with a compressed-zeros profile take 500 MB. The png crate's own
+/// default; over it, the profile is dropped (treated as absent) and huge text chunks are refused.
+const HEADER_BUDGET_BYTES: u64 = 64 * 1024 * 1024;
 
 pub struct Decoded {
     /// In the file's stored orientation, not yet upright; smaller than `stored_size` when the
@@ -41,8 +46,21 @@ pub fn decode(
     if format == Supported::Jpeg {
         return decode_jpeg(bytes, limits, needed_fraction);
     }
+    if format == Supported::Tiff {
+        // The tiff crate reads the first directory before any limit applies (see tiff_header).
+        super::tiff_header::check_first_directory(bytes).map_err(|t| Rejection::Corrupt {
+            format: format.name(),
+            detail: format!(
+                "TIFF tag {} declares {} values ({} bytes), more than the file holds or a photo needs",
+                t.tag, t.values, t.bytes
+            ),
+        })?;
+    }
     let corrupt = |e: ImageError| to_rejection(format, e);
-    let reader = ImageReader::with_format(Cursor::new(bytes), format.image_format());
+    let mut reader = ImageReader::with_format(Cursor::new(bytes), format.image_format());
+    let mut header_limits = image::Limits::default();
+    header_limits.max_alloc = Some(HEADER_BUDGET_BYTES);
+    reader.limits(header_limits);
     let mut decoder = reader.into_decoder().map_err(corrupt)?;
     let (width, height) = decoder.dimensions();
     let pixels = check_pixels(format, width, height, limits)?;

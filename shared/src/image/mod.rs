@@ -9,6 +9,7 @@ mod error;
 pub mod geometry;
 mod resize;
 mod sniff;
+mod tiff_header;
 
 use std::time::Instant;
 

@@ -248,6 +248,60 @@ mod tests {
         assert_eq!(image_id("b", "../../etc/passwd").len(), 32);
     }
 
+    /// Keys an uploader can choose that must neither escape nor collide: traversal, control
+    /// characters, the longest key S3 allows, and names that differ only by case or by Unicode
+    /// normalisation (NFC `é` against NFD `e` + combining acute).
+    fn hostile_keys() -> Vec<String> {
+        let mut keys: Vec<String> = [
+            "../../etc/passwd",
+            "a/../b.jpg",
+            "a/b.jpg",
+            "/a/b.jpg",
+            "./a/b.jpg",
+            "nul\0byte.jpg",
+            "line\nbreak\r\t.jpg",
+            "bell\u{7}del\u{7f}.jpg",
+            "caf\u{e9}.jpg",
+            "cafe\u{301}.jpg",
+            "photo.jpg",
+            "Photo.jpg",
+            "PHOTO.JPG",
+            "",
+        ]
+        .map(str::to_owned)
+        .to_vec();
+        keys.push("k".repeat(1024));
+        keys.push(format!("{}K", "k".repeat(1023)));
+        keys
+    }
+
+    #[test]
+    fn hostile_keys_get_distinct_ids_and_derivative_keys_of_a_fixed_shape() {
+        let names = crate::config::StorageNames {
+            uploads_bucket: "uploads".into(),
+            derivatives_bucket: "derivatives".into(),
+            table_name: "images".into(),
+            derivatives_prefix: "variants/".into(),
+        };
+        let mut seen = std::collections::HashSet::new();
+        for key in hostile_keys() {
+            let id = image_id("uploads", &key);
+            assert!(
+                id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit()),
+                "{key:?} -> {id}"
+            );
+            assert!(seen.insert(id.clone()), "{key:?} collides");
+            let prefix = names.variant_prefix(&id);
+            assert_eq!(prefix, format!("variants/{id}/"));
+            let variant = names.variant_key(&id, "thumb", crate::config::OutputFormat::Jpeg);
+            assert_eq!(variant, format!("{prefix}thumb.jpg"), "{key:?}");
+            assert!(
+                !names.is_derivative("uploads", &key),
+                "{key:?} is an upload"
+            );
+        }
+    }
+
     #[test]
     fn times_are_stored_in_one_sortable_form() {
         assert_eq!(

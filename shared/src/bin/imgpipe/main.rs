@@ -1,15 +1,17 @@
 //! `imgpipe`: the pipeline's image path on local files, for trying configurations and for
 //! checking photos without any cloud.
 
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
 mod bench;
+mod names;
 
 use clap::{Parser, Subcommand};
 use imgpipe::config::{parse_variants, ConfigError, Limits, PipelineConfig, VariantSpec};
-use imgpipe::image::process;
+use imgpipe::image::{process, Rejection};
 use imgpipe::metadata::{ImageRecord, VariantRecord};
 
 #[derive(Parser)]
@@ -27,9 +29,11 @@ struct Cli {
 enum Command {
     /// Turn photos into upright, metadata-free variants plus a JSON record each.
     ///
-    /// Writes DIR/<variant>/<stem>.<ext> and DIR/<stem>.json (the record as stored in
-    /// DynamoDB, without the AWS fields) and prints one line per input. Exits 0 when every
-    /// input was processed or cleanly rejected; non-zero only for usage or I/O errors.
+    /// Writes DIR/<variant>/<name>.<ext> and DIR/<name>.json (the record as stored in
+    /// DynamoDB, without the AWS fields) and prints one line per input. <name> is the input's
+    /// file stem, made safe, with ~2, ~3… appended when an earlier input of the run has the same
+    /// one (a/x.jpg and b/x.jpg, or x.jpg and x.png); nothing is written outside DIR. Exits 0
+    /// when every input was processed or cleanly rejected; non-zero only for usage or I/O errors.
     Process {
         /// Directory to write into (created if missing).
         #[arg(long, value_name = "DIR")]
@@ -96,9 +100,11 @@ fn main() -> ExitCode {
                 }
             };
             let mut io_errors = 0;
+            let mut names = names::OutputNames::default();
             for file in &files {
-                if let Err(e) = process_file(file, &out, &config) {
-                    eprintln!("error {}: {e}", file.display());
+                let name = names.claim(file);
+                if let Err(e) = process_file(file, &name, &out, &config) {
+                    eprintln!("error {}: {e}", shown(file));
                     io_errors += 1;
                 }
             }
@@ -130,21 +136,40 @@ fn main() -> ExitCode {
     }
 }
 
-/// Processes one file; `Err` only for I/O (a bad photo is a rejection, reported and recorded).
-fn process_file(file: &Path, out: &Path, config: &PipelineConfig) -> std::io::Result<()> {
-    let bytes = std::fs::read(file)?;
-    // Only the file's own stem is used, so nothing is written outside `out`.
-    let stem = file
-        .file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .filter(|s| !s.is_empty() && s != "." && s != "..")
-        .unwrap_or_else(|| "image".to_owned());
+/// Processes one file into outputs called `name`; `Err` only for I/O (a bad photo is a
+/// rejection, reported and recorded).
+fn process_file(
+    file: &Path,
+    name: &str,
+    out: &Path,
+    config: &PipelineConfig,
+) -> std::io::Result<()> {
+    let limit = config.limits.max_bytes;
+    let declared = std::fs::metadata(file)?.len();
+    // Refused by size before reading, as the function refuses by Content-Length; the bounded
+    // read also stops a file that grows meanwhile, or `/dev/zero`, at the limit.
+    let mut bytes = Vec::new();
+    if declared <= limit {
+        std::fs::File::open(file)?
+            .take(limit.saturating_add(1))
+            .read_to_end(&mut bytes)?;
+    }
+    let size = declared.max(bytes.len() as u64);
+    if size > limit {
+        let rejection = Rejection::TooLarge { bytes: size, limit };
+        println!(
+            "rejected {}: {rejection}{}",
+            shown(file),
+            renamed(file, name)
+        );
+        return write_record(out, name, &ImageRecord::rejected(&[], size, &rejection));
+    }
     let started = Instant::now();
     let record = match process(&bytes, config) {
         Ok(image) => {
             let mut variants = Vec::with_capacity(image.variants.len());
             for variant in &image.variants {
-                let relative = format!("{}/{stem}.{}", variant.name, variant.format.extension());
+                let relative = format!("{}/{name}.{}", variant.name, variant.format.extension());
                 let path = out.join(&relative);
                 if let Some(dir) = path.parent() {
                     std::fs::create_dir_all(dir)?;
@@ -164,23 +189,56 @@ fn process_file(file: &Path, out: &Path, config: &PipelineConfig) -> std::io::Re
                 .map(|v| format!("{} {}x{}", v.name, v.width, v.height))
                 .collect();
             println!(
-                "processed {} {} {}x{} orientation {} -> {} in {} ms",
-                file.display(),
+                "processed {} {} {}x{} orientation {} -> {} in {} ms{}",
+                shown(file),
                 image.format.name(),
                 image.width,
                 image.height,
                 image.orientation,
                 sizes.join(", "),
-                started.elapsed().as_millis()
+                started.elapsed().as_millis(),
+                renamed(file, name)
             );
             ImageRecord::processed(&bytes, &image, variants)
         }
         Err(rejection) => {
-            println!("rejected {}: {rejection}", file.display());
+            println!(
+                "rejected {}: {rejection}{}",
+                shown(file),
+                renamed(file, name)
+            );
             ImageRecord::rejected(&bytes, bytes.len() as u64, &rejection)
         }
     };
+    write_record(out, name, &record)
+}
+
+/// Writes `out/<name>.json`.
+fn write_record(out: &Path, name: &str, record: &ImageRecord) -> std::io::Result<()> {
     std::fs::create_dir_all(out)?;
-    let json = serde_json::to_string_pretty(&record).map_err(std::io::Error::other)?;
-    std::fs::write(out.join(format!("{stem}.json")), json + "\n")
+    let json = serde_json::to_string_pretty(record).map_err(std::io::Error::other)?;
+    std::fs::write(out.join(format!("{name}.json")), json + "\n")
+}
+
+/// ` (written as NAME)` when the outputs are not named after the input's stem, so the user can find them.
+fn renamed(file: &Path, name: &str) -> String {
+    if file.file_stem().is_some_and(|stem| stem == name) {
+        String::new()
+    } else {
+        format!(" (written as {name})")
+    }
+}
+
+/// The input path for the one-line report, control characters escaped so that a file name
+/// cannot break the line or forge another.
+fn shown(file: &Path) -> String {
+    let mut line = String::new();
+    for c in file.display().to_string().chars() {
+        if c.is_control() {
+            line.extend(c.escape_default());
+        } else {
+            line.push(c);
+        }
+    }
+    line
 }
