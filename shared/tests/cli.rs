@@ -132,6 +132,34 @@ fn bench_prints_one_json_line_per_file_and_the_peak_rss() {
     );
 }
 
+#[test]
+fn a_variants_list_on_the_command_line_replaces_the_default_three() {
+    let photo = fixture("photos/DSCN0010.jpg");
+    let photo = photo.to_str().expect("utf-8");
+    let spec = "small:320x320:inside:jpeg:70,square:64x64:cover:webp:60";
+    let bench = imgpipe(&["bench", "--reps", "1", "--variants", spec, photo]);
+    assert!(bench.status.success(), "{bench:?}");
+    let first = String::from_utf8_lossy(&bench.stdout);
+    let line: serde_json::Value =
+        serde_json::from_str(first.lines().next().unwrap_or_default()).expect("JSON line");
+    assert_eq!(line["variants"], 2, "{line}");
+
+    let out = scratch("cli-variants");
+    let out_text = out.to_str().expect("utf-8");
+    let process = imgpipe(&["process", "--out", out_text, "--variants", spec, photo]);
+    assert!(process.status.success(), "{process:?}");
+    let made = files_under(&out);
+    assert!(
+        made.contains(&PathBuf::from("small/DSCN0010.jpg")),
+        "{made:?}"
+    );
+    assert!(
+        made.contains(&PathBuf::from("square/DSCN0010.webp")),
+        "{made:?}"
+    );
+    assert!(!made.iter().any(|p| p.starts_with("thumb")), "{made:?}");
+}
+
 /// Every file under `dir`, relative to it.
 fn files_under(dir: &Path) -> Vec<PathBuf> {
     let mut found = Vec::new();

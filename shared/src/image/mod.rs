@@ -117,6 +117,10 @@ fn process_unguarded(bytes: &[u8], config: &PipelineConfig) -> Result<ProcessedI
     });
     let (source, stored_size, icc_profile) = decoded?;
     let with_alpha = matches!(source, DynamicImage::ImageRgba8(_));
+    let translucent = match &source {
+        DynamicImage::ImageRgba8(pixels) => pixels.pixels().any(|p| p[3] != u8::MAX),
+        _ => false,
+    };
     let colour = ColourConversion::for_profile(icc_profile.as_deref(), with_alpha);
     let (width, height) = upright(stored_size.0, stored_size.1);
 
@@ -137,7 +141,7 @@ fn process_unguarded(bytes: &[u8], config: &PipelineConfig) -> Result<ProcessedI
         let from = step.map_or(&source, |i| &steps[i]);
         let scaled_plan = plan.rescaled(stored_size, from.dimensions());
         let mut variant = timed(&mut timings.resize_ms, || {
-            resize::resize(&mut resizer, from, &scaled_plan)
+            resize::resize(&mut resizer, from, &scaled_plan, translucent)
         })
         .map_err(encode_failed)?;
         if plan.is_full_frame(stored_size.0, stored_size.1) {

@@ -42,7 +42,7 @@ enum Command {
         /// Overrides IMGPIPE_VARIANTS; the default is
         /// thumb:200x200:cover:jpeg:80,medium:800x800:inside:jpeg:82,large:1600x1600:inside:jpeg:82
         #[arg(long, value_name = "SPEC", value_parser = parse_variant_list)]
-        variants: Option<Vec<VariantSpec>>,
+        variants: Option<VariantList>,
         /// Largest input accepted, in bytes (overrides IMGPIPE_MAX_BYTES; default 50 MiB).
         #[arg(long, value_name = "BYTES")]
         max_bytes: Option<u64>,
@@ -66,14 +66,19 @@ struct BenchArgs {
     reps: u16,
     /// Variant specs, as for `process` (default: IMGPIPE_VARIANTS or the built-in three).
     #[arg(long, value_name = "SPEC", value_parser = parse_variant_list)]
-    variants: Option<Vec<VariantSpec>>,
+    variants: Option<VariantList>,
     /// Photos to measure.
     #[arg(required = true, value_name = "FILE")]
     files: Vec<PathBuf>,
 }
 
-fn parse_variant_list(list: &str) -> Result<Vec<VariantSpec>, ConfigError> {
-    parse_variants(list)
+/// One `--variants` value: a whole comma-separated list. A newtype, because clap takes a bare
+/// `Vec` field for a repeatable option of single items.
+#[derive(Clone)]
+struct VariantList(Vec<VariantSpec>);
+
+fn parse_variant_list(list: &str) -> Result<VariantList, ConfigError> {
+    parse_variants(list).map(VariantList)
 }
 
 fn main() -> ExitCode {
@@ -88,7 +93,7 @@ fn main() -> ExitCode {
         } => {
             let config = match PipelineConfig::from_env() {
                 Ok(env) => PipelineConfig {
-                    variants: variants.unwrap_or(env.variants),
+                    variants: variants.map_or(env.variants, |list| list.0),
                     limits: Limits {
                         max_bytes: max_bytes.unwrap_or(env.limits.max_bytes),
                         max_pixels: max_pixels.unwrap_or(env.limits.max_pixels),
@@ -117,7 +122,7 @@ fn main() -> ExitCode {
         Command::Bench(args) => {
             let config = match PipelineConfig::from_env() {
                 Ok(env) => PipelineConfig {
-                    variants: args.variants.unwrap_or(env.variants),
+                    variants: args.variants.map_or(env.variants, |list| list.0),
                     limits: env.limits,
                 },
                 Err(e) => {
