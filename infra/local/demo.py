@@ -13,18 +13,11 @@ from pathlib import Path
 
 import boto3
 
+from cloudenv import client_settings, read_env
+
 ROOT = Path(__file__).resolve().parents[2]
 WAIT_S = 120
 DEMO_PREFIX = "demo/"
-
-
-def read_env(path):
-    values = {}
-    for line in path.read_text().splitlines():
-        if "=" in line:
-            key, value = line.split("=", 1)
-            values[key] = value
-    return values
 
 
 def utc_now():
@@ -62,12 +55,7 @@ def main():
     args = parser.parse_args()
 
     env = read_env(args.state_dir / "local.env")
-    session = dict(
-        endpoint_url=env["AWS_ENDPOINT_URL"],
-        region_name=env["AWS_REGION"],
-        aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
-    )
+    session = client_settings(env)
     s3 = boto3.client("s3", **session)
     api = env["API_URL"]
     photos = args.photos or sorted((ROOT / "fixtures" / "photos").iterdir())

@@ -41,6 +41,8 @@ import boto3
 from boto3.dynamodb.types import TypeDeserializer
 from botocore.config import Config
 
+from cloudenv import client_settings, read_env
+
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "fixtures"
 # Where the inputs come from. What each one gives is asked of the imgpipe tool.
@@ -59,15 +61,6 @@ POLLED = ["source_key", "status", "sha256"]
 
 def log(message):
     print(f"[load {time.strftime('%H:%M:%S')}] {message}", flush=True)
-
-
-def read_env(path):
-    values = {}
-    for line in path.read_text().splitlines():
-        if "=" in line and not line.startswith("#"):
-            key, value = line.split("=", 1)
-            values[key] = value
-    return values
 
 
 def parse_time(text):
@@ -311,10 +304,7 @@ def percentile(values, q):
 def run(args):
     env = read_env(args.state_dir / "local.env")
     session = dict(
-        endpoint_url=env["AWS_ENDPOINT_URL"],
-        region_name=env["AWS_REGION"],
-        aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
+        client_settings(env),
         config=Config(max_pool_connections=UPLOAD_THREADS * 2, retries={"mode": "standard", "max_attempts": 5}),
     )
     s3, sqs, dynamodb = (boto3.client(name, **session) for name in ("s3", "sqs", "dynamodb"))

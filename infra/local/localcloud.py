@@ -30,6 +30,7 @@ from pathlib import Path
 
 import faultproxy
 import resources
+from cloudenv import read_env
 
 ROOT = Path(__file__).resolve().parents[2]
 VENV_BIN = ROOT / ".venv" / "bin"
@@ -54,16 +55,6 @@ def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def read_env_file(path):
-    values = {}
-    if path.exists():
-        for line in path.read_text().splitlines():
-            if "=" in line and not line.startswith("#"):
-                key, value = line.split("=", 1)
-                values[key] = value
-    return values
 
 
 def function_settings(aws, names):
@@ -542,14 +533,14 @@ def echo_new(path, offset):
 
 
 def supervisor_pid(state):
-    pids = read_env_file(state / "pids")
+    pids = read_env(state / "pids", missing_ok=True)
     pid = int(pids.get("supervisor", "0") or 0)
     return pid if pid and pid_alive(pid) else None
 
 
 def down(args):
     state = args.state_dir
-    pids = {k: int(v) for k, v in read_env_file(state / "pids").items() if v.strip().isdigit()}
+    pids = {k: int(v) for k, v in read_env(state / "pids", missing_ok=True).items() if v.strip().isdigit()}
     supervisor = pids.pop("supervisor", None)
     if supervisor and pid_alive(supervisor):
         os.kill(supervisor, signal.SIGTERM)
