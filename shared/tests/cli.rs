@@ -160,6 +160,31 @@ fn a_variants_list_on_the_command_line_replaces_the_default_three() {
     assert!(!made.iter().any(|p| p.starts_with("thumb")), "{made:?}");
 }
 
+#[test]
+fn bench_stops_quietly_when_its_reader_goes_away() {
+    use std::io::{BufRead, BufReader};
+    let photo = fixture("photos/DSCN0010.jpg");
+    let photo = photo.to_str().expect("utf-8");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_imgpipe"))
+        .args(["bench", "--reps", "1", photo, photo, photo])
+        .env_remove("IMGPIPE_VARIANTS")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("imgpipe starts");
+    let stdout = child.stdout.take().expect("piped stdout");
+    let mut first = String::new();
+    BufReader::new(stdout)
+        .read_line(&mut first)
+        .expect("one line");
+    // The reader is dropped here, as `| head -1` does; the next lines hit a closed pipe.
+    let output = child.wait_with_output().expect("imgpipe ends");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(first.contains("median_ms"), "{first}");
+    assert!(output.status.success(), "{:?}: {stderr}", output.status);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
 /// Every file under `dir`, relative to it.
 fn files_under(dir: &Path) -> Vec<PathBuf> {
     let mut found = Vec::new();

@@ -1,6 +1,7 @@
 //! `imgpipe bench`: the function's exact image path, in process, on one thread, timed.
 //! One JSON line per file, then a summary with the process's peak RSS.
 
+use std::io::Write;
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -8,17 +9,21 @@ use imgpipe::config::PipelineConfig;
 use imgpipe::image::{process, Timings};
 use serde_json::json;
 
+/// Writes through `?`, so that a reader that goes away (`| head`) ends the run with an error
+/// instead of a panic in `println!`.
 pub fn run(files: &[PathBuf], reps: usize, config: &PipelineConfig) -> std::io::Result<()> {
+    let mut out = std::io::stdout().lock();
     for file in files {
         let bytes = std::fs::read(file)?;
         // One warm-up, so that page faults and lazy initialisation do not count.
         let first = match process(&bytes, config) {
             Ok(image) => image,
             Err(rejection) => {
-                println!(
+                writeln!(
+                    out,
                     "{}",
                     json!({"file": file.display().to_string(), "rejected": rejection.to_string()})
-                );
+                )?;
                 continue;
             }
         };
@@ -32,7 +37,8 @@ pub fn run(files: &[PathBuf], reps: usize, config: &PipelineConfig) -> std::io::
             phases.push(image.timings);
         }
         let phase = |pick: fn(&Timings) -> f64| round(median(phases.iter().map(pick).collect()));
-        println!(
+        writeln!(
+            out,
             "{}",
             json!({
                 "file": file.display().to_string(),
@@ -48,13 +54,16 @@ pub fn run(files: &[PathBuf], reps: usize, config: &PipelineConfig) -> std::io::
                 "encode_ms": phase(|t| t.encode_ms),
                 "exif_ms": phase(|t| t.exif_ms),
             })
-        );
+        )?;
+        // Lines reach a pipe as they are measured, not when the run ends.
+        out.flush()?;
     }
-    println!(
+    writeln!(
+        out,
         "{}",
         json!({"summary": true, "files": files.len(), "peak_rss_mb": peak_rss_mb()})
-    );
-    Ok(())
+    )?;
+    out.flush()
 }
 
 fn median(mut values: Vec<f64>) -> f64 {

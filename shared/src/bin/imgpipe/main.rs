@@ -132,6 +132,8 @@ fn main() -> ExitCode {
             };
             match bench::run(&args.files, usize::from(args.reps), &config) {
                 Ok(()) => ExitCode::SUCCESS,
+                // The reader took what it wanted (`| head -1`).
+                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
                 Err(e) => {
                     eprintln!("imgpipe bench: {e}");
                     ExitCode::FAILURE
