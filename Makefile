@@ -64,5 +64,6 @@ venv:
 
 # The functions in the profile the local cloud and the tests share (see Cargo.toml).
 build:
+	@infra/local/build-tools.sh
 	@echo "building the functions (profile local; the first build takes a few minutes) ..."
 	@cargo build --profile local --bins

@@ -28,6 +28,7 @@ if [ ! -x "$peers/venv/bin/python" ]; then
 fi
 # ES modules resolve packages next to the script, so the script runs from beside node_modules.
 cp "$root/bench/sharp-bench.mjs" "$peers/sharp-bench.mjs"
+"$root/infra/local/build-tools.sh"
 echo "building imgpipe (profile local) ..."
 cargo build --quiet --profile local --bins --manifest-path "$root/Cargo.toml"
 imgpipe="$root/target/local/imgpipe"

@@ -7,6 +7,7 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
 export PATH="$root/.venv/bin:$PATH" SAM_CLI_TELEMETRY=0
 
+"$root/infra/local/build-tools.sh"
 sam build --template infra/template.yaml --beta-features
 if [ -f samconfig.toml ]; then
   sam deploy

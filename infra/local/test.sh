@@ -8,6 +8,7 @@ cd "$root"
 state="${IMGPIPE_TEST_STATE:-$root/.imgpipe/test}"
 
 "$root/infra/local/venv.sh"
+"$root/infra/local/build-tools.sh"
 
 echo "== template checks (make validate)"
 "$root/infra/validate.sh"

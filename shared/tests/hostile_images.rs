@@ -1,5 +1,6 @@
 //! Hostile images through the function's image path with the default limits: a PNG whose iCCP
-//! or zTXt chunk inflates to a gigabyte, a PNG with a 40 MB text chunk, a GIF with 10 000 frames.
+//! or zTXt chunk inflates to a gigabyte, a PNG with a 40 MB text chunk, a GIF with 10 000 frames,
+//! a progressive JPEG with 2000 scans.
 //! Each is processed or refused with a specific reason, and the peak memory of the process that
 //! did the work stays bounded. The inputs are generated: the test is about a synthetic edge.
 //!
@@ -41,6 +42,7 @@ fn run_case(case: &str) -> Outcome {
         }
         "png-huge-text" => png_with_chunk(b"tEXt", &huge_text()),
         "gif-10000-frames" => gif_with_frames(10_000),
+        "jpeg-2000-scans" => progressive_jpeg_with_scans(2000),
         other => panic!("unknown case {other}"),
     };
     let input = std::env::temp_dir().join(format!("imgpipe-{case}-{}.bin", std::process::id()));
@@ -210,5 +212,46 @@ fn gif_with_ten_thousand_frames_is_processed_from_its_first_frame_only() {
     let outcome = run_case("gif-10000-frames");
     assert_eq!(outcome.status, "processed", "{outcome:?}");
     assert_eq!((outcome.width, outcome.variants), (256, 3), "{outcome:?}");
+    assert!(outcome.growth_mb < MAX_GROWTH_MB, "{outcome:?}");
+}
+
+/// A 256×256 progressive JPEG whose last scan is repeated until it has `scans` of them: each
+/// scan is another pass over the whole image, so a small file can cost minutes of decoding.
+fn progressive_jpeg_with_scans(scans: usize) -> Vec<u8> {
+    let pixels: Vec<u8> = (0..256 * 256 * 3).map(|i| (i * 7 % 251) as u8).collect();
+    let mut compressor = turbojpeg::Compressor::new().expect("compressor");
+    compressor.set_progressive(true).expect("progressive");
+    let jpeg = compressor
+        .compress_to_vec(turbojpeg::Image {
+            pixels: pixels.as_slice(),
+            width: 256,
+            pitch: 256 * 3,
+            height: 256,
+            format: turbojpeg::PixelFormat::RGB,
+        })
+        .expect("encodes");
+    // Entropy-coded data stuffs every 0xFF, so the last FF DA is the last scan's header.
+    let last_scan = jpeg
+        .windows(2)
+        .rposition(|w| w == [0xFF, 0xDA])
+        .expect("a scan");
+    let written = jpeg[..jpeg.len() - 2].split_at(last_scan);
+    let scans_written = jpeg.windows(2).filter(|w| *w == [0xFF, 0xDA]).count();
+    let mut bomb = written.0.to_vec();
+    for _ in 0..=scans.saturating_sub(scans_written) {
+        bomb.extend_from_slice(written.1);
+    }
+    bomb.extend_from_slice(&[0xFF, 0xD9]);
+    bomb
+}
+
+#[test]
+fn progressive_jpeg_with_two_thousand_scans_is_rejected_by_its_scan_count() {
+    let outcome = run_case("jpeg-2000-scans");
+    assert_eq!(outcome.status, "rejected", "{outcome:?}");
+    assert_eq!(
+        outcome.reason, "corrupt jpeg: progressive JPEG with more than 500 scans",
+        "{outcome:?}"
+    );
     assert!(outcome.growth_mb < MAX_GROWTH_MB, "{outcome:?}");
 }

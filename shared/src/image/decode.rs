@@ -35,8 +35,8 @@ pub struct Decoded {
 }
 
 /// Reads the header, refuses images over the pixel limit before any pixel buffer exists, then
-/// decodes the first frame. `needed_fraction` gets the stored size and says what fraction of
-/// it the sharpest variant needs (1.0 = full resolution); decoders that can scale use it.
+/// decodes the first frame. `needed_fraction` gets the stored size and says the smallest fraction
+/// of it the decode may have (1.0 = full resolution); decoders that can scale use it.
 pub fn decode(
     bytes: &[u8],
     format: Supported,
@@ -78,10 +78,9 @@ pub fn decode(
     })
 }
 
-/// JPEGs are decoded by zune-jpeg directly rather than through `image`, which runs it in its
-/// lenient mode: lenient, a truncated upload or one with broken entropy data "decodes" into a
-/// grey-smeared picture. Strict mode refuses those and still reads every camera JPEG in the
-/// corpus. CMYK and YCCK (Adobe, inverted) come out as RGB.
+/// JPEGs are decoded by libjpeg-turbo, at reduced scale in the DCT when every variant is at most
+/// half the photo. zune-jpeg reads the header (and the ICC profile), decodes CMYK and YCCK
+/// (Adobe, inverted) photos, and is the arbiter for anything libjpeg-turbo complains about.
 fn decode_jpeg(
     bytes: &[u8],
     limits: &Limits,
@@ -108,22 +107,46 @@ fn decode_jpeg(
     let (width, height) = (u32::from(info.width), u32::from(info.height));
     check_pixels(Supported::Jpeg, width, height, limits)?;
     let icc_profile = decoder.icc_profile();
-    let fraction = needed_fraction(width, height);
-    // zune has no scaled decode; jpeg-decoder does, but leaves CMYK to the caller, and those
-    // few photos keep zune's Adobe-aware conversion.
-    let scalable = matches!(
-        input,
-        ColorSpace::YCbCr | ColorSpace::RGB | ColorSpace::Luma
-    );
-    if fraction <= 0.5 && scalable {
-        let image = decode_jpeg_scaled(bytes, width, height, fraction)?;
-        return Ok(Decoded {
-            image,
-            stored_size: (width, height),
-            icc_profile,
-        });
-    }
+    // CMYK and YCCK keep zune's Adobe-aware conversion.
     let gray = matches!(input, ColorSpace::Luma | ColorSpace::LumaA);
+    let turbo_decodes = gray || matches!(input, ColorSpace::YCbCr | ColorSpace::RGB);
+    let mut truncated = false;
+    if turbo_decodes {
+        let fraction = needed_fraction(width, height);
+        // Any complaint, even a warning, sends the photo to zune's strict decode below, which
+        // accepts it or gives the reason.
+        match turbojpeg_decode(bytes, (width, height), gray, fraction) {
+            Ok(image) => {
+                return Ok(Decoded {
+                    image,
+                    stored_size: (width, height),
+                    icc_profile,
+                })
+            }
+            Err(complaint) if complaint.contains("Progressive JPEG image has more than") => {
+                return Err(Rejection::Corrupt {
+                    format: Supported::Jpeg.name(),
+                    detail: format!(
+                        "progressive JPEG with more than {MAX_PROGRESSIVE_SCANS} scans"
+                    ),
+                })
+            }
+            Err(complaint) => truncated = complaint.contains("Premature end of JPEG file"),
+        }
+    }
+    // zune says "Exhausted data" for a cut-off upload; libjpeg-turbo is clearer.
+    let corrupt = |e| {
+        if truncated {
+            Rejection::Corrupt {
+                format: Supported::Jpeg.name(),
+                detail: "truncated: the data ends before the image does".to_owned(),
+            }
+        } else {
+            corrupt(e)
+        }
+    };
+    // zune in strict mode: lenient, a truncated upload or one with broken entropy data
+    // "decodes" into a grey-smeared picture; strict refuses those.
     let output = if gray {
         ColorSpace::Luma
     } else {
@@ -149,46 +172,62 @@ fn decode_jpeg(
     })
 }
 
-/// Decodes at the smallest DCT scale (1/8, 1/4 or 1/2) that still gives at least `fraction` of
-/// the stored size, so that the variants are resampled from at least as many pixels as they
-/// have. jpeg-decoder, like zune in strict mode, refuses data that ends before the image does.
-fn decode_jpeg_scaled(
+/// More scans than any encoder writes; a progressive "scan bomb" repeats them to burn CPU.
+const MAX_PROGRESSIVE_SCANS: u32 = 500;
+
+/// Decodes with libjpeg-turbo at the smallest DCT scale (1/8, 1/4, 1/2 or full; the ones it has
+/// SIMD for) that still gives at least `fraction` of the stored size. Warnings are errors here:
+/// libjpeg-turbo warns about truncated or damaged data and carries on, filling the rest with grey.
+fn turbojpeg_decode(
     bytes: &[u8],
-    width: u32,
-    height: u32,
+    stored_size: (u32, u32),
+    gray: bool,
     fraction: f64,
-) -> Result<DynamicImage, Rejection> {
-    let corrupt = |detail: String| Rejection::Corrupt {
-        format: Supported::Jpeg.name(),
-        detail,
-    };
-    let failed = |error: jpeg_decoder::Error| match error {
-        jpeg_decoder::Error::Io(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
-            corrupt("truncated: the data ends before the image does".to_owned())
-        }
-        other => corrupt(other.to_string()),
-    };
-    // JPEG sides are 16-bit, so the requested sides (at most half of them) fit.
-    let requested = |side: u32| (f64::from(side) * fraction).ceil().clamp(1.0, 65535.0) as u16;
-    let mut decoder = jpeg_decoder::Decoder::new(bytes);
-    let (scaled_width, scaled_height) = decoder
-        .scale(requested(width), requested(height))
-        .map_err(failed)?;
-    let pixels = decoder.decode().map_err(failed)?;
-    let (w, h) = (u32::from(scaled_width), u32::from(scaled_height));
-    let wrong_length = || corrupt("decoded data does not match the frame size".to_owned());
-    let format = decoder.info().map(|info| info.pixel_format);
-    match format {
-        Some(jpeg_decoder::PixelFormat::RGB24) => Ok(DynamicImage::ImageRgb8(
-            RgbImage::from_raw(w, h, pixels).ok_or_else(wrong_length)?,
-        )),
-        Some(jpeg_decoder::PixelFormat::L8) => Ok(DynamicImage::ImageLuma8(
-            GrayImage::from_raw(w, h, pixels).ok_or_else(wrong_length)?,
-        )),
-        other => Err(corrupt(format!(
-            "unexpected pixel format {other:?} after a scaled decode"
-        ))),
+) -> Result<DynamicImage, String> {
+    let mut decompressor = turbojpeg::Decompressor::new().map_err(|e| e.to_string())?;
+    let header = decompressor.read_header(bytes).map_err(|e| e.to_string())?;
+    // zune and libjpeg-turbo must agree on what they read; otherwise zune decides.
+    let read_size = (u32::try_from(header.width), u32::try_from(header.height));
+    if read_size != (Ok(stored_size.0), Ok(stored_size.1)) {
+        return Err("the two decoders read different frame sizes".to_owned());
     }
+    let denominator = [8_u32, 4, 2]
+        .into_iter()
+        .find(|&d| 1.0 / f64::from(d) >= fraction)
+        .unwrap_or(1);
+    let scale = turbojpeg::ScalingFactor::new(1, denominator as usize);
+    decompressor
+        .set_scaling_factor(scale)
+        .map_err(|e| e.to_string())?;
+    decompressor
+        .set_scan_limit(MAX_PROGRESSIVE_SCANS)
+        .map_err(|e| e.to_string())?;
+    let scaled = header.scaled(scale);
+    let format = if gray {
+        turbojpeg::PixelFormat::GRAY
+    } else {
+        turbojpeg::PixelFormat::RGB
+    };
+    let pitch = scaled.width * format.size();
+    let mut pixels = vec![0; pitch * scaled.height];
+    let output = turbojpeg::Image {
+        pixels: pixels.as_mut_slice(),
+        width: scaled.width,
+        pitch,
+        height: scaled.height,
+        format,
+    };
+    decompressor
+        .decompress(bytes, output)
+        .map_err(|e| e.to_string())?;
+    let wrong_length = || "decoded data does not match the frame size".to_owned();
+    let side = |n: usize| u32::try_from(n).map_err(|_| wrong_length());
+    let (w, h) = (side(scaled.width)?, side(scaled.height)?);
+    Ok(if gray {
+        DynamicImage::ImageLuma8(GrayImage::from_raw(w, h, pixels).ok_or_else(wrong_length)?)
+    } else {
+        DynamicImage::ImageRgb8(RgbImage::from_raw(w, h, pixels).ok_or_else(wrong_length)?)
+    })
 }
 
 /// Refuses images over the pixel limit (decompression bombs) from their header alone.
