@@ -113,8 +113,6 @@ fn decode_jpeg(
     let mut truncated = false;
     if turbo_decodes {
         let fraction = needed_fraction(width, height);
-        // Any complaint, even a warning, sends the photo to zune's strict decode below, which
-        // accepts it or gives the reason.
         match turbojpeg_decode(bytes, (width, height), gray, fraction) {
             Ok(image) => {
                 return Ok(Decoded {
@@ -123,7 +121,7 @@ fn decode_jpeg(
                     icc_profile,
                 })
             }
-            Err(complaint) if complaint.contains("Progressive JPEG image has more than") => {
+            Err(TurboFailure::TooManyScans) => {
                 return Err(Rejection::Corrupt {
                     format: Supported::Jpeg.name(),
                     detail: format!(
@@ -131,7 +129,10 @@ fn decode_jpeg(
                     ),
                 })
             }
-            Err(complaint) => truncated = complaint.contains("Premature end of JPEG file"),
+            // Any other complaint, even a warning, sends the photo to zune's strict decode
+            // below, which accepts it or gives the reason.
+            Err(TurboFailure::Truncated) => truncated = true,
+            Err(TurboFailure::Other) => {}
         }
     }
     // zune says "Exhausted data" for a cut-off upload; libjpeg-turbo is clearer.
@@ -175,33 +176,55 @@ fn decode_jpeg(
 /// More scans than any encoder writes; a progressive "scan bomb" repeats them to burn CPU.
 const MAX_PROGRESSIVE_SCANS: u32 = 500;
 
+/// Why libjpeg-turbo did not decode a photo. The crate hands over only libjpeg-turbo's message,
+/// so the two cases the pipeline treats apart are told from it here and nowhere else.
+#[derive(Debug, PartialEq)]
+enum TurboFailure {
+    /// Over `MAX_PROGRESSIVE_SCANS`: refused outright.
+    TooManyScans,
+    /// "Premature end of JPEG file": zune decides, but the reason says truncated.
+    Truncated,
+    /// Anything else, warnings included: zune decides and gives the reason.
+    Other,
+}
+
+impl From<turbojpeg::Error> for TurboFailure {
+    fn from(error: turbojpeg::Error) -> Self {
+        let message = error.to_string();
+        if message.contains("Progressive JPEG image has more than") {
+            TurboFailure::TooManyScans
+        } else if message.contains("Premature end of JPEG file") {
+            TurboFailure::Truncated
+        } else {
+            tracing::debug!(complaint = %message, "libjpeg-turbo declined; zune-jpeg decides");
+            TurboFailure::Other
+        }
+    }
+}
+
 /// Decodes with libjpeg-turbo at the smallest DCT scale (1/8, 1/4, 1/2 or full; the ones it has
-/// SIMD for) that still gives at least `fraction` of the stored size. Warnings are errors here:
-/// libjpeg-turbo warns about truncated or damaged data and carries on, filling the rest with grey.
+/// SIMD for) that still gives at least `fraction` of the stored size. Warnings are failures
+/// here: libjpeg-turbo warns about truncated or damaged data and carries on, filling in grey.
 fn turbojpeg_decode(
     bytes: &[u8],
     stored_size: (u32, u32),
     gray: bool,
     fraction: f64,
-) -> Result<DynamicImage, String> {
-    let mut decompressor = turbojpeg::Decompressor::new().map_err(|e| e.to_string())?;
-    let header = decompressor.read_header(bytes).map_err(|e| e.to_string())?;
-    // zune and libjpeg-turbo must agree on what they read; otherwise zune decides.
+) -> Result<DynamicImage, TurboFailure> {
+    let mut decompressor = turbojpeg::Decompressor::new()?;
+    let header = decompressor.read_header(bytes)?;
+    // zune and libjpeg-turbo must agree on the frame; otherwise zune decides.
     let read_size = (u32::try_from(header.width), u32::try_from(header.height));
     if read_size != (Ok(stored_size.0), Ok(stored_size.1)) {
-        return Err("the two decoders read different frame sizes".to_owned());
+        return Err(TurboFailure::Other);
     }
-    let denominator = [8_u32, 4, 2]
+    let denominator = [8_usize, 4, 2]
         .into_iter()
-        .find(|&d| 1.0 / f64::from(d) >= fraction)
+        .find(|&d| 1.0 / d as f64 >= fraction)
         .unwrap_or(1);
-    let scale = turbojpeg::ScalingFactor::new(1, denominator as usize);
-    decompressor
-        .set_scaling_factor(scale)
-        .map_err(|e| e.to_string())?;
-    decompressor
-        .set_scan_limit(MAX_PROGRESSIVE_SCANS)
-        .map_err(|e| e.to_string())?;
+    let scale = turbojpeg::ScalingFactor::new(1, denominator);
+    decompressor.set_scaling_factor(scale)?;
+    decompressor.set_scan_limit(MAX_PROGRESSIVE_SCANS)?;
     let scaled = header.scaled(scale);
     let format = if gray {
         turbojpeg::PixelFormat::GRAY
@@ -217,17 +240,16 @@ fn turbojpeg_decode(
         height: scaled.height,
         format,
     };
-    decompressor
-        .decompress(bytes, output)
-        .map_err(|e| e.to_string())?;
-    let wrong_length = || "decoded data does not match the frame size".to_owned();
-    let side = |n: usize| u32::try_from(n).map_err(|_| wrong_length());
+    decompressor.decompress(bytes, output)?;
+    // The scaled sides are at most the stored ones, which are u32.
+    let side = |n: usize| u32::try_from(n).map_err(|_| TurboFailure::Other);
     let (w, h) = (side(scaled.width)?, side(scaled.height)?);
-    Ok(if gray {
-        DynamicImage::ImageLuma8(GrayImage::from_raw(w, h, pixels).ok_or_else(wrong_length)?)
+    let image = if gray {
+        GrayImage::from_raw(w, h, pixels).map(DynamicImage::ImageLuma8)
     } else {
-        DynamicImage::ImageRgb8(RgbImage::from_raw(w, h, pixels).ok_or_else(wrong_length)?)
-    })
+        RgbImage::from_raw(w, h, pixels).map(DynamicImage::ImageRgb8)
+    };
+    image.ok_or(TurboFailure::Other)
 }
 
 /// Refuses images over the pixel limit (decompression bombs) from their header alone.
