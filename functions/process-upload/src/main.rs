@@ -16,7 +16,7 @@ async fn main() -> Result<(), Error> {
     // Bad configuration stops the cold start with a clear message instead of failing records.
     let pipeline = PipelineConfig::from_env()?;
     let names = StorageNames::from_env()?;
-    let sdk = clients::load_sdk_config().await;
+    let sdk = clients::from_environment()?;
     let handler = Handler::new(
         S3Objects::new(clients::s3_client(&sdk)),
         DynamoImages::new(clients::dynamodb_client(&sdk), names.table_name.clone()),
