@@ -35,7 +35,8 @@ pub enum EnvironmentError {
 /// `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`) and `AWS_ENDPOINT_URL`, which is all that Lambda
 /// and the local cloud give a function. process-upload starts here: not naming the provider chain
 /// keeps its profile-file, web-identity, ECS, IMDS and STS code out of the deployed binary.
-/// Retries, timeouts and the identity cache are the clients' own defaults, as with the chain.
+/// Retries (standard mode), timeouts and the identity cache are left to the clients' defaults;
+/// the fault tests (`tests/tests/faults.rs`) run process-upload through its retries this way.
 pub fn from_environment() -> Result<SdkConfig, EnvironmentError> {
     let variable = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
     let region = variable("AWS_REGION")
