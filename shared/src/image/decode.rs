@@ -1,6 +1,6 @@
-//! Decoding, after the header has proven the image is within limits. JPEGs that only feed
-//! variants at most half their size are decoded at reduced scale in the DCT (1/2, 1/4, 1/8),
-//! which skips most of the inverse transform, the colour conversion and the first resize.
+//! Decoding, after the header has proven the image is within limits. JPEGs are decoded at reduced
+//! scale in the DCT (1/2, 1/4, 1/8) as far as the caller's `needed_fraction` allows, which skips
+//! most of the inverse transform, the colour conversion and the first resize.
 
 use std::io::Cursor;
 
@@ -78,8 +78,8 @@ pub fn decode(
     })
 }
 
-/// JPEGs are decoded by libjpeg-turbo, at reduced scale in the DCT when every variant is at most
-/// half the photo. zune-jpeg reads the header (and the ICC profile), decodes CMYK and YCCK
+/// JPEGs are decoded by libjpeg-turbo, at reduced scale in the DCT when `needed_fraction`
+/// allows it. zune-jpeg reads the header (and the ICC profile), decodes CMYK and YCCK
 /// (Adobe, inverted) photos, and is the arbiter for anything libjpeg-turbo complains about.
 fn decode_jpeg(
     bytes: &[u8],
@@ -178,7 +178,7 @@ const MAX_PROGRESSIVE_SCANS: u32 = 500;
 
 /// Why libjpeg-turbo did not decode a photo. The crate hands over only libjpeg-turbo's message,
 /// so the two cases the pipeline treats apart are told from it here and nowhere else.
-#[derive(Debug, PartialEq)]
+#[derive(Debug)]
 enum TurboFailure {
     /// Over `MAX_PROGRESSIVE_SCANS`: refused outright.
     TooManyScans,
