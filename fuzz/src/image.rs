@@ -30,7 +30,7 @@ static CONFIG: LazyLock<PipelineConfig> = LazyLock::new(|| PipelineConfig {
 /// for fuzzing that panic is the finding. (Under libFuzzer the panic hook aborts even before
 /// `process` can catch it; in the replay test this assertion is what fails.)
 fn no_decoder_panic(result: &Result<imgpipe::image::ProcessedImage, Rejection>) {
-    if let Err(Rejection::DecoderPanic { detail }) = result {
+    if let Err(Rejection::DecoderPanic { detail, .. }) = result {
         panic!("a codec panicked: {detail}");
     }
 }

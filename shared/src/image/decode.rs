@@ -10,6 +10,7 @@ use zune_core::colorspace::ColorSpace;
 use zune_core::options::DecoderOptions;
 use zune_jpeg::JpegDecoder;
 
+use super::colour::ColourSource;
 use super::error::Rejection;
 use super::sniff::Supported;
 use crate::config::Limits;
@@ -30,8 +31,19 @@ pub struct Decoded {
     pub image: DynamicImage,
     /// The frame's size as the header declares it, in stored orientation.
     pub stored_size: (u32, u32),
-    /// The embedded ICC profile, if any.
-    pub icc_profile: Option<Vec<u8>>,
+    /// How the file describes its colours, if it does.
+    pub colour: Option<ColourSource>,
+    /// Set by decoders that read the file's orientation and EXIF themselves (HEIF): the image is
+    /// then already upright.
+    pub upright: Option<UprightByDecoder>,
+}
+
+/// What a decoder that applies the file's own transforms (HEIF's `irot`/`imir`) hands over.
+pub struct UprightByDecoder {
+    /// The EXIF orientation (1–8) equivalent to what was applied.
+    pub orientation: u8,
+    /// The EXIF block as TIFF data, from the container's Exif item.
+    pub exif_tiff: Option<Vec<u8>>,
 }
 
 /// Reads the header, refuses images over the pixel limit before any pixel buffer exists, then
@@ -43,9 +55,26 @@ pub fn decode(
     limits: &Limits,
     needed_fraction: impl Fn(u32, u32) -> f64,
 ) -> Result<Decoded, Rejection> {
-    if format == Supported::Jpeg {
-        return decode_jpeg(bytes, limits, needed_fraction);
-    }
+    let image_format = match format {
+        Supported::Jpeg => return decode_jpeg(bytes, limits, needed_fraction),
+        Supported::Heic | Supported::Heif | Supported::Avif => {
+            let heif = super::heif::decode(bytes, format, limits)?;
+            let (width, height) = (heif.image.width(), heif.image.height());
+            return Ok(Decoded {
+                image: heif.image,
+                stored_size: (width, height),
+                colour: heif.colour,
+                upright: Some(UprightByDecoder {
+                    orientation: heif.orientation,
+                    exif_tiff: heif.exif_tiff,
+                }),
+            });
+        }
+        Supported::Png => image::ImageFormat::Png,
+        Supported::WebP => image::ImageFormat::WebP,
+        Supported::Gif => image::ImageFormat::Gif,
+        Supported::Tiff => image::ImageFormat::Tiff,
+    };
     if format == Supported::Tiff {
         // The tiff crate reads the first directory before any limit applies (see tiff_header).
         super::tiff_header::check_first_directory(bytes).map_err(|t| Rejection::Corrupt {
@@ -55,9 +84,15 @@ pub fn decode(
                 t.tag, t.values, t.bytes
             ),
         })?;
+        // The tiff crate cannot join separate colour planes in tiles (it panics on them).
+        if super::tiff_planar::is_planar(bytes) {
+            if let Some(decoded) = decode_planar_tiff(bytes, limits)? {
+                return Ok(decoded);
+            }
+        }
     }
     let corrupt = |e: ImageError| to_rejection(format, e);
-    let mut reader = ImageReader::with_format(Cursor::new(bytes), format.image_format());
+    let mut reader = ImageReader::with_format(Cursor::new(bytes), image_format);
     let mut header_limits = image::Limits::default();
     header_limits.max_alloc = Some(HEADER_BUDGET_BYTES);
     reader.limits(header_limits);
@@ -74,8 +109,48 @@ pub fn decode(
     Ok(Decoded {
         image,
         stored_size: (width, height),
-        icc_profile,
+        colour: icc_profile.map(ColourSource::Icc),
+        upright: None,
     })
+}
+
+/// Planar TIFFs (separate colour planes) are assembled by `tiff_planar`. `None` for a kind of
+/// planar file it does not read (float, CMYK, ...): the tiff crate reads those when stripped.
+fn decode_planar_tiff(bytes: &[u8], limits: &Limits) -> Result<Option<Decoded>, Rejection> {
+    use super::tiff_planar::{self, PlanarError};
+    let format = Supported::Tiff.name();
+    let planar = match tiff_planar::decode(bytes, limits.max_pixels) {
+        Ok(planar) => planar,
+        Err(PlanarError::Unsupported(what)) => {
+            tracing::debug!(%what, "planar TIFF left to the tiff crate");
+            return Ok(None);
+        }
+        Err(PlanarError::TooManyPixels {
+            width,
+            height,
+            pixels,
+            limit,
+        }) => {
+            return Err(Rejection::TooManyPixels {
+                width,
+                height,
+                pixels,
+                limit,
+            })
+        }
+        Err(other) => {
+            return Err(Rejection::Corrupt {
+                format,
+                detail: other.to_string(),
+            })
+        }
+    };
+    Ok(Some(Decoded {
+        stored_size: (planar.image.width(), planar.image.height()),
+        image: planar.image,
+        colour: planar.icc_profile.map(ColourSource::Icc),
+        upright: None,
+    }))
 }
 
 /// JPEGs are decoded by libjpeg-turbo, at reduced scale in the DCT when `needed_fraction`
@@ -106,7 +181,7 @@ fn decode_jpeg(
     };
     let (width, height) = (u32::from(info.width), u32::from(info.height));
     check_pixels(Supported::Jpeg, width, height, limits)?;
-    let icc_profile = decoder.icc_profile();
+    let colour = decoder.icc_profile().map(ColourSource::Icc);
     // CMYK and YCCK keep zune's Adobe-aware conversion.
     let gray = matches!(input, ColorSpace::Luma | ColorSpace::LumaA);
     let turbo_decodes = gray || matches!(input, ColorSpace::YCbCr | ColorSpace::RGB);
@@ -118,7 +193,8 @@ fn decode_jpeg(
                 return Ok(Decoded {
                     image,
                     stored_size: (width, height),
-                    icc_profile,
+                    colour,
+                    upright: None,
                 })
             }
             Err(TurboFailure::TooManyScans) => {
@@ -169,7 +245,8 @@ fn decode_jpeg(
     Ok(Decoded {
         image,
         stored_size: (width, height),
-        icc_profile,
+        colour,
+        upright: None,
     })
 }
 
@@ -253,7 +330,7 @@ fn turbojpeg_decode(
 }
 
 /// Refuses images over the pixel limit (decompression bombs) from their header alone.
-fn check_pixels(
+pub(super) fn check_pixels(
     format: Supported,
     width: u32,
     height: u32,

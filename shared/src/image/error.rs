@@ -11,6 +11,13 @@ pub enum Rejection {
     TooLarge { bytes: u64, limit: u64 },
     #[error("unsupported format: {detected}")]
     UnsupportedFormat { detected: Sniffed },
+    /// A container we read whose image is coded in a way no decoder here handles (a HEIF whose
+    /// primary image is JPEG 2000 or VVC, say).
+    #[error("unsupported {format} coding: {detail}")]
+    UnsupportedCoding {
+        format: &'static str,
+        detail: String,
+    },
     #[error("image is {width}x{height} ({pixels} pixels), over the {limit}-pixel limit")]
     TooManyPixels {
         width: u32,
@@ -26,8 +33,9 @@ pub enum Rejection {
     #[error("cannot encode variant `{variant}`: {detail}")]
     Encode { variant: String, detail: String },
     /// A codec panicked on this input (a bug the input found): refused, and the batch goes on.
-    #[error("the decoder failed on this input: {detail}")]
-    DecoderPanic { detail: String },
+    /// The panic's text is a library's internals, so it goes to the log, never into the reason.
+    #[error("the {format} decoder failed on this input")]
+    DecoderPanic { format: String, detail: String },
 }
 
 impl Rejection {
@@ -36,7 +44,9 @@ impl Rejection {
         match self {
             Rejection::Empty => "empty",
             Rejection::TooLarge { .. } => "too_large",
-            Rejection::UnsupportedFormat { .. } => "unsupported_format",
+            Rejection::UnsupportedFormat { .. } | Rejection::UnsupportedCoding { .. } => {
+                "unsupported_format"
+            }
             Rejection::TooManyPixels { .. } => "too_many_pixels",
             Rejection::Corrupt { .. } => "corrupt",
             Rejection::Encode { .. } => "encode_failed",

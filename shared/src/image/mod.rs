@@ -7,9 +7,12 @@ mod decode;
 mod encode;
 mod error;
 pub mod geometry;
+mod heif;
+mod orientation_transform;
 mod resize;
 mod sniff;
 mod tiff_header;
+mod tiff_planar;
 
 use std::time::Instant;
 
@@ -18,8 +21,8 @@ use image::metadata::Orientation;
 use image::{DynamicImage, GenericImageView};
 
 use crate::config::{OutputFormat, PipelineConfig, VariantSpec};
-use crate::metadata::{read_exif, ExifFields, Gps};
-pub use colour::ColourConversion;
+use crate::metadata::{read_exif, read_exif_tiff, ExifFields, Gps};
+pub use colour::{ColourConversion, ColourSource};
 pub use error::Rejection;
 pub use sniff::{sniff, Sniffed, Supported};
 
@@ -30,7 +33,8 @@ pub struct ProcessedImage {
     /// Upright dimensions.
     pub width: u32,
     pub height: u32,
-    /// The EXIF orientation that was applied (1 when none).
+    /// The orientation that was applied, as EXIF numbers it (1 when none); for HEIF, what its
+    /// `irot`/`imir` transforms amount to.
     pub orientation: u8,
     pub exif: Option<ExifFields>,
     pub gps: Option<Gps>,
@@ -84,7 +88,9 @@ pub fn process(bytes: &[u8], config: &PipelineConfig) -> Result<ProcessedImage, 
             .map(|s| s.to_string())
             .or_else(|| panic.downcast_ref::<String>().cloned())
             .unwrap_or_else(|| "no message".to_owned());
-        Err(Rejection::DecoderPanic { detail })
+        let format = sniff(bytes).to_string();
+        tracing::error!(%format, panic = %detail, "a decoder panicked; the upload is rejected");
+        Err(Rejection::DecoderPanic { format, detail })
     })
 }
 
@@ -104,7 +110,13 @@ fn process_unguarded(bytes: &[u8], config: &PipelineConfig) -> Result<ProcessedI
         other => return Err(Rejection::UnsupportedFormat { detected: other }),
     };
     let mut timings = Timings::default();
-    let exif = timed(&mut timings.exif_ms, || read_exif(bytes));
+    // HEIF's decoder reads the EXIF and applies the orientation itself (below).
+    let decoder_orients = matches!(format, Supported::Heic | Supported::Heif | Supported::Avif);
+    let mut exif = if decoder_orients {
+        crate::metadata::ExifSummary::default()
+    } else {
+        timed(&mut timings.exif_ms, || read_exif(bytes))
+    };
     let orientation = Orientation::from_exif(exif.orientation).unwrap_or(Orientation::NoTransforms);
     let transposed = swaps_axes(orientation);
     let upright = |w: u32, h: u32| if transposed { (h, w) } else { (w, h) };
@@ -113,15 +125,24 @@ fn process_unguarded(bytes: &[u8], config: &PipelineConfig) -> Result<ProcessedI
             let (width, height) = upright(w, h);
             decode_fraction(&config.variants, width, height)
         })
-        .map(|d| (working_pixels(d.image), d.stored_size, d.icc_profile))
+        .map(|d| (working_pixels(d.image), d.stored_size, d.colour, d.upright))
     });
-    let (source, stored_size, icc_profile) = decoded?;
+    let (source, stored_size, colour_source, upright_by_decoder) = decoded?;
+    // The pixels are upright already; the EXIF orientation, which iPhones write to agree with
+    // `irot`, must not be applied a second time. The record keeps what the decoder applied.
+    let mut applied_orientation = exif.orientation;
+    if let Some(upright) = upright_by_decoder {
+        if let Some(tiff) = upright.exif_tiff {
+            exif = timed(&mut timings.exif_ms, || read_exif_tiff(tiff));
+        }
+        applied_orientation = upright.orientation;
+    }
     let with_alpha = matches!(source, DynamicImage::ImageRgba8(_));
     let translucent = match &source {
         DynamicImage::ImageRgba8(pixels) => pixels.pixels().any(|p| p[3] != u8::MAX),
         _ => false,
     };
-    let colour = ColourConversion::for_profile(icc_profile.as_deref(), with_alpha);
+    let colour = ColourConversion::for_source(colour_source.as_ref(), with_alpha);
     let (width, height) = upright(stored_size.0, stored_size.1);
 
     let mut resizer = Resizer::new();
@@ -172,7 +193,7 @@ fn process_unguarded(bytes: &[u8], config: &PipelineConfig) -> Result<ProcessedI
         format,
         width,
         height,
-        orientation: exif.orientation,
+        orientation: applied_orientation,
         exif: exif.fields,
         gps: exif.gps,
         converted_to_srgb: colour.converts(),

@@ -10,6 +10,12 @@ pub enum Supported {
     WebP,
     Gif,
     Tiff,
+    /// HEIF with HEVC-coded images (iPhones, many Android phones).
+    Heic,
+    /// HEIF whose brand does not say the coding; libheif finds out.
+    Heif,
+    /// HEIF with AV1-coded images.
+    Avif,
 }
 
 impl Supported {
@@ -20,6 +26,9 @@ impl Supported {
             Supported::WebP => "webp",
             Supported::Gif => "gif",
             Supported::Tiff => "tiff",
+            Supported::Heic => "heic",
+            Supported::Heif => "heif",
+            Supported::Avif => "avif",
         }
     }
 
@@ -30,16 +39,9 @@ impl Supported {
             Supported::WebP => "image/webp",
             Supported::Gif => "image/gif",
             Supported::Tiff => "image/tiff",
-        }
-    }
-
-    pub(crate) fn image_format(self) -> image::ImageFormat {
-        match self {
-            Supported::Jpeg => image::ImageFormat::Jpeg,
-            Supported::Png => image::ImageFormat::Png,
-            Supported::WebP => image::ImageFormat::WebP,
-            Supported::Gif => image::ImageFormat::Gif,
-            Supported::Tiff => image::ImageFormat::Tiff,
+            Supported::Heic => "image/heic",
+            Supported::Heif => "image/heif",
+            Supported::Avif => "image/avif",
         }
     }
 }
@@ -85,7 +87,7 @@ pub fn sniff(bytes: &[u8]) -> Sniffed {
         return Sniffed::Supported(WebP);
     }
     if let Some(brand) = iso_bmff_brand(bytes) {
-        return Sniffed::Unsupported(brand);
+        return brand;
     }
     if starts(b"%PDF-") {
         return Sniffed::Unsupported("pdf");
@@ -113,18 +115,35 @@ pub fn sniff(bytes: &[u8]) -> Sniffed {
     Sniffed::Unknown
 }
 
-/// HEIC/HEIF/AVIF are ISO-BMFF files: `....ftyp<brand>`.
-fn iso_bmff_brand(bytes: &[u8]) -> Option<&'static str> {
+/// HEIC/HEIF/AVIF are ISO-BMFF files: `....ftyp<major brand><minor version><compatible brands>`.
+/// A generic major brand (`mif1`, `msf1`) is narrowed by the compatible brands, as libheif does.
+fn iso_bmff_brand(bytes: &[u8]) -> Option<Sniffed> {
     if bytes.get(4..8) != Some(b"ftyp") {
         return None;
     }
-    let brand = bytes.get(8..12)?;
-    Some(match brand {
-        b"avif" | b"avis" => "avif",
-        b"heic" | b"heix" | b"hevc" | b"hevx" | b"heim" | b"heis" => "heic",
-        b"mif1" | b"msf1" => "heif",
-        _ => "iso-media (video or unknown)",
-    })
+    let named = |brand: &[u8]| match brand {
+        b"avif" | b"avis" => Some(Supported::Avif),
+        b"heic" | b"heix" | b"hevc" | b"hevx" | b"heim" | b"heis" => Some(Supported::Heic),
+        _ => None,
+    };
+    let major = bytes.get(8..12)?;
+    if let Some(format) = named(major) {
+        return Some(Sniffed::Supported(format));
+    }
+    if major != b"mif1" && major != b"msf1" {
+        return Some(Sniffed::Unsupported("iso-media (video or unknown)"));
+    }
+    // The box's declared size bounds the compatible brands; a lying size is cut to the file.
+    let declared = bytes
+        .get(0..4)
+        .map_or(0, |s| u32::from_be_bytes([s[0], s[1], s[2], s[3]]));
+    let end = (declared as usize).min(bytes.len());
+    let compatible = bytes.get(16..end).unwrap_or_default().chunks_exact(4);
+    let format = compatible
+        .filter_map(named)
+        .next()
+        .unwrap_or(Supported::Heif);
+    Some(Sniffed::Supported(format))
 }
 
 /// Valid UTF-8 (allowing a sequence cut at the end) without control bytes other than whitespace.
@@ -168,19 +187,32 @@ mod tests {
     }
 
     #[test]
+    fn recognises_heif_brands_and_narrows_mif1_by_its_compatible_brands() {
+        use Supported::*;
+        assert_eq!(sniff(b"\0\0\0\x18ftypheic\0\0"), Sniffed::Supported(Heic));
+        assert_eq!(sniff(b"\0\0\0\x18ftypavif\0\0"), Sniffed::Supported(Avif));
+        assert_eq!(sniff(b"\0\0\0\x18ftypmif1\0\0"), Sniffed::Supported(Heif));
+        assert_eq!(
+            sniff(b"\0\0\0\x1cftypmif1\0\0\0\0mif1heic"),
+            Sniffed::Supported(Heic)
+        );
+        assert_eq!(
+            sniff(b"\0\0\0\x1cftypmif1\0\0\0\0mif1avif"),
+            Sniffed::Supported(Avif)
+        );
+        // Compatible brands past the box's declared size are not the box's.
+        assert_eq!(
+            sniff(b"\0\0\0\x18ftypmif1\0\0\0\0mif1avif"),
+            Sniffed::Supported(Heif)
+        );
+        assert_eq!(
+            sniff(b"\0\0\0\x18ftypmp42\0\0"),
+            Sniffed::Unsupported("iso-media (video or unknown)")
+        );
+    }
+
+    #[test]
     fn names_what_it_will_not_decode() {
-        assert_eq!(
-            sniff(b"\0\0\0\x18ftypheic\0\0"),
-            Sniffed::Unsupported("heic")
-        );
-        assert_eq!(
-            sniff(b"\0\0\0\x18ftypmif1\0\0"),
-            Sniffed::Unsupported("heif")
-        );
-        assert_eq!(
-            sniff(b"\0\0\0\x18ftypavif\0\0"),
-            Sniffed::Unsupported("avif")
-        );
         assert_eq!(sniff(b"%PDF-1.7\n"), Sniffed::Unsupported("pdf"));
         assert_eq!(
             sniff(

@@ -41,15 +41,25 @@ pub struct ExifSummary {
 pub fn read_exif(bytes: &[u8]) -> ExifSummary {
     let parsed = Reader::new()
         .continue_on_error(true)
-        .read_from_container(&mut Cursor::new(bytes))
-        .or_else(|e| {
-            e.distill_partial_result(|errors| {
-                tracing::debug!(
-                    count = errors.len(),
-                    "EXIF partly unreadable; kept the rest"
-                );
-            })
-        });
+        .read_from_container(&mut Cursor::new(bytes));
+    summarise_parsed(parsed)
+}
+
+/// Reads an EXIF block given as bare TIFF data, as HEIF's Exif item holds it (kamadak-exif's
+/// container reader does not read HEIF: it fails on a Xiaomi file's 192 KB block).
+pub fn read_exif_tiff(tiff: Vec<u8>) -> ExifSummary {
+    summarise_parsed(Reader::new().continue_on_error(true).read_raw(tiff))
+}
+
+fn summarise_parsed(parsed: Result<Exif, exif::Error>) -> ExifSummary {
+    let parsed = parsed.or_else(|e| {
+        e.distill_partial_result(|errors| {
+            tracing::debug!(
+                count = errors.len(),
+                "EXIF partly unreadable; kept the rest"
+            );
+        })
+    });
     match parsed {
         Ok(exif) => summarise(&exif),
         Err(_) => ExifSummary {

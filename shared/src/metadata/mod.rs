@@ -3,5 +3,5 @@
 pub mod exif;
 pub mod record;
 
-pub use exif::{read_exif, ExifFields, ExifSummary, Gps};
+pub use exif::{read_exif, read_exif_tiff, ExifFields, ExifSummary, Gps};
 pub use record::{ImageRecord, Status, VariantRecord};
