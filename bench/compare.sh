@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # `make bench`: imgpipe against sharp and libvips on one core, in the same run, on the corpus's
-# biggest photos and on 12 MP and 24 MP JPEGs made here. sharp comes from npm and pyvips from PyPI
-# into bench/.peers (git-ignored); libvips itself from Debian (apt, when it is missing). Prints
-# one table, then the functions' init time; nothing here is a test.
+# biggest photos and on 12 MP and 24 MP JPEGs made here; then against Pillow + pillow-heif on a
+# 12 MP HEIC and a 12 MP AVIF made here and on a real iPhone HEIC. sharp comes from npm and pyvips,
+# Pillow and pillow-heif from PyPI into bench/.peers (git-ignored); libvips itself from Debian
+# (apt, when it is missing). Prints two tables, then the functions' init time; nothing here is a
+# test.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 peers="$root/bench/.peers"
@@ -21,10 +23,16 @@ if ! ldconfig -p | grep -q 'libvips\.so\.42'; then
   apt_get=(apt-get); [ "$(id -u)" -eq 0 ] || apt_get=(sudo apt-get)
   DEBIAN_FRONTEND=noninteractive "${apt_get[@]}" install -y -q libvips42 >/dev/null
 fi
-if [ ! -x "$peers/venv/bin/python" ]; then
-  echo "installing pyvips into $peers/venv ..."
-  python3 -m venv "$peers/venv"
-  "$peers/venv/bin/pip" install -q pyvips==2.2.3
+# (Re)installed whenever a pin below differs from what the venv has.
+py_pins=(pyvips==2.2.3 pillow==13.0.0 pillow-heif==1.8.1)
+if ! "$peers/venv/bin/python" - "${py_pins[@]}" 2>/dev/null <<'PY'
+import importlib.metadata as m, sys
+sys.exit(any(m.version(n) != v for n, v in (pin.split("==") for pin in sys.argv[1:])))
+PY
+then
+  echo "installing ${py_pins[*]} into $peers/venv ..."
+  [ -x "$peers/venv/bin/python" ] || python3 -m venv "$peers/venv"
+  "$peers/venv/bin/pip" install -q "${py_pins[@]}"
 fi
 # ES modules resolve packages next to the script, so the script runs from beside node_modules.
 cp "$root/bench/sharp-bench.mjs" "$peers/sharp-bench.mjs"
@@ -47,17 +55,32 @@ if [ ! -f "$peers/inputs/24mp.jpg" ] && [ -f "$corpus/tests/42_IndexError.jpg" ]
   " "$corpus/tests/42_IndexError.jpg")
 fi
 for f in "$peers/inputs/12mp.jpg" "$peers/inputs/24mp.jpg"; do [ -f "$f" ] && inputs+=("$f"); done
+# A 12 MP HEIC (pillow-heif, grid of 512x512 tiles like an iPhone's) and a 12 MP AVIF (Pillow's
+# encoder), made once from the same photo at its own 4032x3024, one thread (about half a minute).
+if [ ! -f "$peers/inputs/12mp.avif" ] && [ -f "$corpus/tests/42_IndexError.jpg" ]; then
+  echo "making the 12 MP HEIC and AVIF inputs ..."
+  "${pin[@]}" "$peers/venv/bin/python" "$root/bench/heif-inputs.py" "$corpus/tests/42_IndexError.jpg" "$peers/inputs"
+fi
+heif_inputs=()
+for f in "$peers/inputs/12mp.heic" "$peers/inputs/12mp.avif" "$root/fixtures/heif/iphone.heic"; do
+  [ -f "$f" ] && heif_inputs+=("$f")
+done
+
+# imgpipe's row for one file: its line for the file, with the summary's peak RSS.
+imgpipe_row() {
+  "${pin[@]}" "$imgpipe" bench --reps "$reps" "$1" | python3 -c '
+import json, sys
+lines = [json.loads(l) for l in sys.stdin]
+row = lines[0]; row["peak_rss_mb"] = lines[-1]["peak_rss_mb"]; row["tool"] = "imgpipe"
+print(json.dumps(row))'
+}
 
 results="$peers/results.jsonl"
 : > "$results"
 for f in "${inputs[@]}"; do
   echo "measuring $(basename "$f") ..."
   # One process per file, so that each peak RSS belongs to that file alone.
-  "${pin[@]}" "$imgpipe" bench --reps "$reps" "$f" | python3 -c '
-import json, sys
-lines = [json.loads(l) for l in sys.stdin]
-row = lines[0]; row["peak_rss_mb"] = lines[-1]["peak_rss_mb"]; row["tool"] = "imgpipe"
-print(json.dumps(row))' >> "$results"
+  imgpipe_row "$f" >> "$results"
   for mode in per-variant decode-once; do
     (cd "$peers" && "${pin[@]}" node sharp-bench.mjs "$f" "$reps" "$mode") \
       | python3 -c 'import json,sys; r=json.loads(sys.stdin.read()); r["tool"]="sharp "+r["mode"]; print(json.dumps(r))' >> "$results"
@@ -65,8 +88,18 @@ print(json.dumps(row))' >> "$results"
   "${pin[@]}" "$peers/venv/bin/python" "$root/bench/vips-bench.py" "$f" "$reps" \
     | python3 -c 'import json,sys; r=json.loads(sys.stdin.read()); r["tool"]="vips"; print(json.dumps(r))' >> "$results"
 done
+# HEIC and AVIF: imgpipe and Pillow + pillow-heif (HEIC) / Pillow's AVIF plugin (AVIF; the peer
+# says which library decoded). sharp and Debian's libvips are left out here.
+heif_results="$peers/results-heif.jsonl"
+: > "$heif_results"
+for f in "${heif_inputs[@]}"; do
+  echo "measuring $(basename "$f") ..."
+  imgpipe_row "$f" >> "$heif_results"
+  "${pin[@]}" "$peers/venv/bin/python" "$root/bench/heif-peer.py" "$f" "$reps" \
+    | python3 -c 'import json,sys; r=json.loads(sys.stdin.read()); r["tool"]="pillow"; print(json.dumps(r))' >> "$heif_results"
+done
 
-python3 - "$results" <<'PY'
+python3 - "$results" "$heif_results" <<'PY'
 import json, os, sys
 rows = [json.loads(l) for l in open(sys.argv[1])]
 by_file = {}
@@ -88,6 +121,38 @@ for n, r in enumerate(table):
     print(" | ".join(v.ljust(widths[c]) for c, v in enumerate(r)))
     if n == 0:
         print("-|-".join("-" * w for w in widths))
+
+# HEIC/AVIF: decode ms is imgpipe's decode phase (median over the runs) and, for the peer, the
+# median of as many separate decode-only runs.
+by_file = {}
+for r in (json.loads(l) for l in open(sys.argv[2])):
+    by_file.setdefault(r["file"], {})[r["tool"]] = r
+if by_file:
+    print()
+    print("HEIC/AVIF, one core, median of the runs, the same 3 variants; peer: Pillow + pillow-heif (HEIC),"
+          " Pillow's AVIF plugin (AVIF)")
+    head = ["file", "MP", "imgpipe ms", "imgpipe decode ms", "peer ms", "peer decode ms", "ratio",
+            "imgpipe RSS MB", "peer RSS MB"]
+    table = [head]
+    notes = {}
+    for file, tools in by_file.items():
+        i, p = tools["imgpipe"], tools["pillow"]
+        notes.setdefault(p["format"], p["decoder"])
+        if "rejected" in i:
+            notes[os.path.basename(file)] = f"imgpipe rejected it: {i['rejected']}"
+            cells = ["rejected", "-", f"{p['median_ms']:.0f}", f"{p['decode_ms']:.0f}", "-", "-"]
+        else:
+            cells = [f"{i['median_ms']:.0f}", f"{i['decode_ms']:.0f}", f"{p['median_ms']:.0f}",
+                     f"{p['decode_ms']:.0f}", f"{i['median_ms'] / p['median_ms']:.2f}x",
+                     f"{i['peak_rss_mb']:.0f}"]
+        table.append([os.path.basename(file), f"{p['megapixels']:.1f}", *cells, f"{p['peak_rss_mb']:.0f}"])
+    widths = [max(len(r[c]) for r in table) for c in range(len(head))]
+    for n, r in enumerate(table):
+        print(" | ".join(v.ljust(widths[c]) for c, v in enumerate(r)))
+        if n == 0:
+            print("-|-".join("-" * w for w in widths))
+    for what, note in notes.items():
+        print(f"{what}: {note}")
 PY
 
 echo

@@ -32,6 +32,9 @@ AS_IS = [
     "invalid/empty.jpg", "invalid/notes.txt", "invalid/random.bin", "invalid/text-as.jpg",
     "invalid/image01137.jpg", "invalid/image01551.jpg", "invalid/image02206.jpg",
     "invalid/image01713.jpg", "invalid/image01980.jpg",
+    # HEIF/AVIF (libheif, libde265, rav1d) and planar TIFFs: every small one, good and broken.
+    *[f"heif/{p.name}" for p in sorted((FIX / "heif").iterdir()) if p.stat().st_size <= 130_000],
+    *[f"tiff-planar/{p.name}" for p in sorted((FIX / "tiff-planar").iterdir())],
 ]
 
 # Large fixtures, downscaled with ImageMagick; EXIF and ICC are kept unless -strip is given.
@@ -140,7 +143,7 @@ def images(tmp: Path) -> dict:
     found["gps_exif.png"] = png.read_bytes()
     found["gps_exif.webp"] = webp_with_exif(found["lossy.webp"], tiff_exif(gps_source.read_bytes()))
     # The start of a real HEIF (the box header is what sniffing reads) and a truncated JPEG.
-    found["heif-head.heif"] = (FIX / "invalid/samplefilehub.heif").read_bytes()[:256]
+    found["heif-head.heif"] = (FIX / "heif/samplefilehub.heif").read_bytes()[:256]
     canon = (FIX / "cameras/Canon_40D.jpg").read_bytes()
     found["truncated.jpg"] = canon[: len(canon) * 3 // 4]
     return found

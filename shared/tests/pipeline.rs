@@ -315,7 +315,6 @@ fn rejection(path: &str) -> Rejection {
 #[test]
 fn rejects_unsupported_formats_by_name() {
     for (path, name) in [
-        ("invalid/samplefilehub.heif", "heic"),
         ("invalid/drawing.svg", "svg"),
         ("invalid/doc.pdf", "pdf"),
         ("invalid/notes.txt", "text"),
@@ -514,4 +513,264 @@ fn a_large_photo_cut_short_or_damaged_is_rejected_on_the_scaled_decode_path_too(
     }
     let cut = process(truncated, &config("m:800x800:inside:jpeg:80")).expect_err("truncated");
     assert!(cut.to_string().contains("truncated"), "{cut}");
+}
+
+// HEIC/HEIF and AVIF (fixtures/heif, facts in fixtures/README.md).
+
+#[test]
+fn heic_and_avif_of_every_kind_decode_at_their_upright_size() {
+    for (path, size) in [
+        ("heif/plain.heic", (600, 400)),
+        ("heif/plain.avif", (600, 400)),
+        ("heif/samplefilehub.heif", (640, 426)),
+        ("heif/grid.heic", (600, 400)),
+        ("heif/iphone.heic", (2566, 3313)),
+        ("heif/tenbit.heic", (600, 480)),
+        ("heif/tenbit.avif", (600, 480)),
+        ("heif/twelvebit.avif", (600, 480)),
+        ("heif/gray.heic", (600, 400)),
+        ("heif/gray.avif", (600, 400)),
+        ("heif/yuv422.heic", (600, 400)),
+        ("heif/yuv444.heic", (600, 400)),
+        ("heif/yuv422.avif", (600, 400)),
+        ("heif/yuv444.avif", (600, 400)),
+        ("heif/alpha.heic", (600, 400)),
+        ("heif/alpha.avif", (600, 400)),
+    ] {
+        let photo = processed(path, "v:4000x4000:inside:jpeg:90");
+        assert_eq!((photo.width, photo.height), size, "{path} record");
+        assert_eq!(
+            decode_variant(&photo, 0).dimensions(),
+            size,
+            "{path} variant"
+        );
+        let expected = if path.ends_with(".avif") {
+            "avif"
+        } else {
+            "heic"
+        };
+        assert_eq!(photo.format.name(), expected, "{path}");
+    }
+}
+
+#[test]
+fn heif_rotations_and_mirrors_are_applied_once_and_recorded_as_exif_numbers() {
+    // Each file carries `irot`/`imir` and an EXIF orientation saying the same thing again: the
+    // words on the photo are upright only if exactly one of them was applied.
+    for shape in ["Landscape", "Portrait"] {
+        let reference_photo = processed(
+            &format!("orientation/{shape}_1.jpg"),
+            "v:300x300:inside:jpeg:92",
+        );
+        let reference = decode_variant(&reference_photo, 0);
+        let candidates = all_orientations(&reference);
+        let files: &[(&str, u8)] = if shape == "Landscape" {
+            &[("heif/mirrored.heic", 2), ("heif/plain.avif", 1)]
+        } else {
+            &[
+                ("heif/rotated.heic", 6),
+                ("heif/rotated.avif", 6),
+                ("heif/grid-rotated.heic", 6),
+                ("heif/mirrored.avif", 7),
+            ]
+        };
+        for &(path, orientation) in files {
+            let photo = processed(path, "v:300x300:inside:jpeg:92");
+            assert_eq!(
+                photo.orientation, orientation,
+                "{path} recorded orientation"
+            );
+            let variant = decode_variant(&photo, 0);
+            assert_eq!(variant.dimensions(), reference.dimensions(), "{path}");
+            let upright = distance(&variant, &reference);
+            let others_best = candidates
+                .iter()
+                .filter(|c| c.dimensions() == variant.dimensions())
+                .map(|c| distance(&variant, c))
+                .filter(|d| *d > upright)
+                .fold(f64::MAX, f64::min);
+            assert!(
+                upright < 8.0 && upright * 3.0 < others_best,
+                "{path}: upright {upright} vs next best {others_best}"
+            );
+        }
+    }
+}
+
+#[test]
+fn heic_exif_gives_camera_lens_time_exposure_and_gps() {
+    let iphone = processed("heif/iphone.heic", "v:100x100:inside:jpeg:80");
+    let exif = iphone.exif.as_ref().expect("EXIF from the Exif item");
+    assert_eq!(exif.make.as_deref(), Some("Apple"));
+    assert_eq!(exif.model.as_deref(), Some("iPhone 11 Pro Max"));
+    assert_eq!(
+        exif.lens.as_deref(),
+        Some("iPhone 11 Pro Max back triple camera 4.25mm f/1.8")
+    );
+    assert_eq!(exif.taken_at.as_deref(), Some("2021-04-11T15:47:53-05:00"));
+    assert_eq!(exif.iso, Some(32));
+    assert_eq!(exif.f_number, Some(1.8));
+    let gps = iphone.gps.as_ref().expect("GPS");
+    assert!((gps.latitude - 39.0513444).abs() < 1e-6, "{gps:?}");
+    assert!((gps.longitude + 94.2887722).abs() < 1e-6, "{gps:?}");
+    assert_eq!(iphone.orientation, 1);
+    assert!(iphone.converted_to_srgb, "Display P3 profile converted");
+
+    let nikon = processed("heif/camera-gps.heic", "v:100x100:inside:jpeg:80");
+    let exif = nikon.exif.as_ref().expect("EXIF");
+    assert_eq!(exif.model.as_deref(), Some("COOLPIX P6000"));
+    assert_eq!(exif.taken_at.as_deref(), Some("2008-10-22T16:28:39"));
+    let gps = nikon.gps.as_ref().expect("GPS");
+    assert!((gps.latitude - 43.4674483).abs() < 1e-6, "{gps:?}");
+    assert!((gps.longitude - 11.8851267).abs() < 1e-6, "{gps:?}");
+    for variant in iphone.variants.iter().chain(&nikon.variants) {
+        assert!(
+            !variant.data.windows(6).any(|w| w == b"Exif\0\0"),
+            "variants carry no EXIF"
+        );
+    }
+    assert!(processed("heif/plain.heic", "v:100x100:inside:jpeg:80")
+        .exif
+        .is_none());
+}
+
+/// Mean colour of the 32x32 centre of the 64x64 patch at (`column`, `row`) of a colour-patch file.
+fn patch(image: &image::RgbImage, column: u32, row: u32) -> [f64; 3] {
+    let mut sum = [0.0; 3];
+    for y in row * 64 + 16..row * 64 + 48 {
+        for x in column * 64 + 16..column * 64 + 48 {
+            let p = image.get_pixel(x, y);
+            for c in 0..3 {
+                sum[c] += f64::from(p[c]);
+            }
+        }
+    }
+    sum.map(|s| s / 1024.0)
+}
+
+#[test]
+fn display_p3_profiles_and_nclx_wide_gamut_are_converted_to_srgb() {
+    // Encoded (60,200,60): left unconverted it stays there; Display P3 (ICC or nclx 12) is about
+    // (0,203,11) in sRGB and BT.2020 (nclx 9) about (0,211,0). The red channel tells them apart.
+    for path in ["heif/p3.heic", "heif/nclx-p3.avif", "heif/nclx.avif"] {
+        let photo = processed(path, "v:256x128:inside:jpeg:98");
+        assert!(photo.converted_to_srgb, "{path}");
+        let variant = decode_variant(&photo, 0);
+        let green = patch(&variant, 1, 1);
+        assert!(
+            green[0] < 25.0 && green[1] > 185.0,
+            "{path}: (60,200,60) came out {green:?}"
+        );
+        let grey = patch(&variant, 3, 0);
+        assert!(
+            grey.iter().all(|c| (c - 128.0).abs() < 4.0),
+            "{path}: grey stays grey, {grey:?}"
+        );
+    }
+    // sRGB nclx (1/13/6), the encoders' default, is left as it is.
+    assert!(!processed("heif/plain.avif", "v:64x64:inside:jpeg:90").converted_to_srgb);
+}
+
+#[test]
+fn ten_and_twelve_bit_samples_fill_the_8_bit_range() {
+    // Rows 400-479 hold a grey ramp from black to full white across x (16-bit source).
+    for path in [
+        "heif/tenbit.heic",
+        "heif/tenbit.avif",
+        "heif/twelvebit.avif",
+    ] {
+        let variant = decode_variant(&processed(path, "v:600x600:inside:jpeg:98"), 0);
+        let level = |x: u32| f64::from(variant.get_pixel(x, 440)[1]);
+        assert!(level(2) < 6.0, "{path}: ramp starts black, {}", level(2));
+        assert!(
+            level(597) > 249.0,
+            "{path}: ramp ends white, {}",
+            level(597)
+        );
+        assert!(
+            (level(300) - 127.5).abs() < 6.0,
+            "{path}: mid-ramp {}",
+            level(300)
+        );
+    }
+}
+
+#[test]
+fn heif_alpha_is_composited_like_png_alpha() {
+    // x < 200 transparent, 200..400 half, 400.. opaque: white, half white, the photo.
+    for path in ["heif/alpha.heic", "heif/alpha.avif"] {
+        let variant = decode_variant(&processed(path, "v:600x400:inside:jpeg:95"), 0);
+        let transparent = mean_colour(&variant, 10, 190);
+        assert!(
+            transparent.iter().all(|c| *c > 245.0),
+            "{path}: {transparent:?}"
+        );
+        let opaque = decode_variant(&processed("heif/plain.heic", "v:600x400:inside:jpeg:95"), 0);
+        let photo = mean_colour(&opaque, 410, 590);
+        let kept = mean_colour(&variant, 410, 590);
+        assert!(
+            photo.iter().zip(kept).all(|(a, b)| (a - b).abs() < 6.0),
+            "{path}: opaque part is the photo, {kept:?} vs {photo:?}"
+        );
+    }
+}
+
+#[test]
+fn broken_heif_and_avif_are_rejected_with_specific_reasons() {
+    for (path, code, words) in [
+        ("heif/empty.heic", "empty", "empty"),
+        ("heif/truncated.heic", "corrupt", "truncated"),
+        ("heif/truncated.avif", "corrupt", "truncated"),
+        (
+            "heif/zeroed-mdat.heic",
+            "corrupt",
+            "did not give a decompressed image",
+        ),
+        (
+            "heif/zeroed-mdat.avif",
+            "corrupt",
+            "did not give a decompressed image",
+        ),
+        ("heif/no-primary.heic", "corrupt", "'pitm' box references"),
+        (
+            "heif/unsupported-coding.heif",
+            "corrupt",
+            "'pitm' box references",
+        ),
+        ("heif/huge.heic", "too_many_pixels", "20000x20000"),
+        ("heif/huge.avif", "too_many_pixels", "20000x20000"),
+        ("heif/huge-40000.heic", "too_many_pixels", "40000x40000"),
+    ] {
+        let r = rejection(path);
+        assert_eq!(r.code(), code, "{path}: {r}");
+        assert!(r.to_string().contains(words), "{path}: {r}");
+    }
+    // A cut anywhere is a rejection with a reason, never a panic (the guard's reason).
+    let whole = fixture("heif/rotated.avif");
+    for cut in (0..whole.len()).step_by(97) {
+        if let Err(r) = process(&whole[..cut], &PipelineConfig::default()) {
+            assert_ne!(r.code(), "decoder_failed", "cut at {cut}: {r}");
+        }
+    }
+}
+
+#[test]
+fn tiled_planar_tiffs_decode_instead_of_panicking() {
+    for path in [
+        "tiff-planar/rgb8.tif",
+        "tiff-planar/rgb8-lzw.tif",
+        "tiff-planar/rgb8-deflate.tif",
+        "tiff-planar/rgba8.tif",
+        "tiff-planar/rgb16.tif",
+        "tiff-planar/rgba16-lzw.tif",
+        "tiff-planar/rgb8-strips.tif",
+        "tiff-planar/rgba16-strips-lzw.tif",
+        "tiff-planar/gray8-lzw.tif",
+    ] {
+        let photo = processed(path, "v:200x200:inside:jpeg:90");
+        assert_eq!((photo.width, photo.height), (97, 61), "{path}");
+    }
+    // Float samples in tiles: refused in words, with no library assertion text.
+    let r = rejection("tiff-planar/rgbf32.tif");
+    assert!(!r.to_string().contains("assert"), "{r}");
 }
