@@ -202,7 +202,7 @@ mod tests {
         );
         // Compatible brands past the box's declared size are not the box's.
         assert_eq!(
-            sniff(b"\0\0\0\x18ftypmif1\0\0\0\0mif1avif"),
+            sniff(b"\0\0\0\x14ftypmif1\0\0\0\0mif1avif"),
             Sniffed::Supported(Heif)
         );
         assert_eq!(
