@@ -61,7 +61,14 @@ PC
 cmake_cross=()
 case "$target" in
   host) ;;
-  *) cmake_cross=(-DCMAKE_TOOLCHAIN_FILE="$root/infra/codecs/cross-$target.cmake") ;;
+  *)
+    toolchain="$root/infra/codecs/cross-$target.cmake"
+    if [ ! -f "$toolchain" ]; then
+      echo "no cross build of the codecs for $target yet (needs $toolchain)" >&2
+      exit 1
+    fi
+    cmake_cross=(-DCMAKE_TOOLCHAIN_FILE="$toolchain")
+    ;;
 esac
 echo "building libde265 (static, $target) ..."
 build="$work/build-libde265-$target"

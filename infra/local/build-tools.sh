@@ -1,16 +1,23 @@
 #!/usr/bin/env bash
 # Installs what the Rust build needs beyond the toolchain, when it is missing: cmake (builds
-# libjpeg-turbo, vendored in the turbojpeg-sys crate) and nasm (its x86-64 SIMD, which the build
-# requires rather than silently making a slow decoder). From Debian's packages with apt-get, as
-# root or through sudo. Prints nothing when there is nothing to do.
+# libjpeg-turbo, vendored in the turbojpeg-sys crate, and libheif and libde265) and nasm (the
+# x86-64 SIMD of libjpeg-turbo and rav1d, which the build requires rather than silently making a
+# slow decoder). From Debian's packages with apt-get, as root or through sudo. Then builds the
+# HEIC decoder libheif needs (infra/codecs/build.sh, once). Prints nothing when there is nothing
+# to do.
 set -euo pipefail
+codecs="$(dirname "$0")/../codecs/build.sh"
 
 missing=()
 command -v cmake >/dev/null || missing+=(cmake)
+# libheif's build and libheif-sys find libde265 through pkg-config.
+command -v pkg-config >/dev/null || missing+=(pkg-config)
 if [ "$(uname -m)" = x86_64 ]; then
   command -v nasm >/dev/null || missing+=(nasm)
 fi
-[ ${#missing[@]} -eq 0 ] && exit 0
+if [ ${#missing[@]} -eq 0 ]; then
+  exec "$codecs"
+fi
 
 if ! command -v apt-get >/dev/null; then
   echo "the build needs ${missing[*]}: install them with your package manager" >&2
@@ -18,9 +25,10 @@ if ! command -v apt-get >/dev/null; then
 fi
 apt_get=(apt-get)
 [ "$(id -u)" -eq 0 ] || apt_get=(sudo apt-get)
-echo "installing ${missing[*]} from Debian (for libjpeg-turbo) ..."
+echo "installing ${missing[*]} from Debian (for libjpeg-turbo, libheif, rav1d) ..."
 # A fresh machine may have no package lists yet.
 if ! DEBIAN_FRONTEND=noninteractive "${apt_get[@]}" install -y -q "${missing[@]}" >/dev/null; then
   "${apt_get[@]}" update -q >/dev/null
   DEBIAN_FRONTEND=noninteractive "${apt_get[@]}" install -y -q "${missing[@]}" >/dev/null
 fi
+exec "$codecs"
