@@ -670,3 +670,80 @@ fn dechunk(mut data: &[u8]) -> Vec<u8> {
     }
     out
 }
+
+/// Phone formats end to end: an iPhone HEIC (grid, Display P3, EXIF in an Exif item) and an AVIF
+/// stored sideways with `irot` plus an agreeing EXIF orientation, uploaded through the local
+/// cloud, come out processed and upright, with the camera recorded, and the API lists them.
+#[tokio::test]
+async fn heic_and_avif_uploads_are_processed_upright_and_listed() {
+    let cloud = Cloud::from_env().await;
+    let prefix = format!("{}/", unique("phone"));
+    let photos = [
+        ("IMG_0001.HEIC", "heif/iphone.heic", (2566, 3313), "heic"),
+        ("portrait.avif", "heif/rotated.avif", (400, 600), "avif"),
+    ];
+    for (name, path, _, _) in photos {
+        cloud
+            .upload(&format!("{prefix}{name}"), fixture(path))
+            .await;
+    }
+    let app = api_with(|_| {}).await;
+    for (name, _, (width, height), format) in photos {
+        let key = format!("{prefix}{name}");
+        let item = cloud
+            .wait_for_item(&key, |i| i.record.status != Status::Deleted)
+            .await;
+        assert_eq!(
+            item.record.status,
+            Status::Processed,
+            "{key}: {:?}",
+            item.record.reason
+        );
+        assert_eq!(
+            (item.record.width, item.record.height),
+            (Some(width), Some(height)),
+            "{key}"
+        );
+        let large = item
+            .record
+            .variants
+            .iter()
+            .find(|v| v.name == "large")
+            .expect("large variant");
+        let bytes = cloud.derivative(&large.key).await;
+        let image = image::load_from_memory(&bytes).expect("variant decodes");
+        // Portrait stays portrait: the rotation was applied exactly once.
+        assert!(
+            image.height() > image.width(),
+            "{key}: {}x{}",
+            image.width(),
+            image.height()
+        );
+
+        let reply = get(&app, &format!("/images/{}", item.id)).await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.json);
+        assert_eq!(reply.json["format"], format, "{}", reply.json);
+    }
+    let iphone = cloud
+        .item(&format!("{prefix}IMG_0001.HEIC"))
+        .await
+        .expect("item");
+    assert_eq!(iphone.camera.as_deref(), Some("Apple iPhone 11 Pro Max"));
+    let avif = cloud
+        .item(&format!("{prefix}portrait.avif"))
+        .await
+        .expect("item");
+    assert_eq!(avif.record.orientation, Some(6));
+
+    let reply = get(&app, &format!("/images?prefix={}", encode(&prefix))).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.json);
+    let mut keys = keys_of(&reply);
+    keys.sort();
+    assert_eq!(
+        keys,
+        vec![
+            format!("{prefix}IMG_0001.HEIC"),
+            format!("{prefix}portrait.avif")
+        ]
+    );
+}
