@@ -68,6 +68,25 @@ case "$target" in
       exit 1
     fi
     cmake_cross=(-DCMAKE_TOOLCHAIN_FILE="$toolchain")
+    # zig from the project venv (the one cargo lambda uses), behind wrappers that drop the
+    # `--target=` flags cc-rs adds for clang, which zig spells `-target`.
+    zig_python="$root/.venv/bin/python"
+    "$zig_python" -m ziglang version >/dev/null
+    zig_target="${target%%-*}-linux-gnu.2.17"
+    mkdir -p "$prefix/bin"
+    for tool in cc c++ ar ranlib; do
+      case "$tool" in
+        cc | c++) zig_args="$tool -target $zig_target" ;;
+        *) zig_args="$tool" ;;
+      esac
+      cat > "$prefix/bin/zig-$tool" <<WRAPPER
+#!/usr/bin/env bash
+args=()
+for arg in "\$@"; do [[ \$arg == --target=* ]] || args+=("\$arg"); done
+exec "$zig_python" -m ziglang $zig_args "\${args[@]}"
+WRAPPER
+      chmod +x "$prefix/bin/zig-$tool"
+    done
     ;;
 esac
 echo "building libde265 (static, $target) ..."

@@ -524,6 +524,7 @@ fn heic_and_avif_of_every_kind_decode_at_their_upright_size() {
         ("heif/plain.avif", (600, 400)),
         ("heif/samplefilehub.heif", (640, 426)),
         ("heif/grid.heic", (600, 400)),
+        ("heif/multi.heic", (600, 400)),
         ("heif/iphone.heic", (2566, 3313)),
         ("heif/tenbit.heic", (600, 480)),
         ("heif/tenbit.avif", (600, 480)),
@@ -595,6 +596,17 @@ fn heif_rotations_and_mirrors_are_applied_once_and_recorded_as_exif_numbers() {
             );
         }
     }
+}
+
+#[test]
+fn only_the_primary_image_is_decoded_not_the_others_or_the_thumbnails() {
+    // multi.heic: 300x200, then the 600x400 landscape (primary), then 200x300, each with a
+    // 128 px thumbnail.
+    let primary = decode_variant(&processed("heif/multi.heic", "v:600x400:inside:jpeg:95"), 0);
+    let plain = decode_variant(&processed("heif/plain.heic", "v:600x400:inside:jpeg:95"), 0);
+    assert_eq!(primary.dimensions(), (600, 400));
+    let d = distance(&primary, &plain);
+    assert!(d < 6.0, "the primary is the landscape photo: {d}");
 }
 
 #[test]
