@@ -114,16 +114,23 @@ pub fn decode(
     })
 }
 
-/// Planar TIFFs (separate colour planes) are assembled by `tiff_planar`. `None` for a kind of
-/// planar file it does not read (float, CMYK, ...): the tiff crate reads those when stripped.
+/// Planar TIFFs (separate colour planes) are assembled by `tiff_planar`. `None` for a stripped
+/// planar file of a kind it does not read (float, CMYK, ...), which the tiff crate reads; a
+/// tiled one of such a kind is refused, as the tiff crate would panic on it.
 fn decode_planar_tiff(bytes: &[u8], limits: &Limits) -> Result<Option<Decoded>, Rejection> {
     use super::tiff_planar::{self, PlanarError};
     let format = Supported::Tiff.name();
     let planar = match tiff_planar::decode(bytes, limits.max_pixels) {
         Ok(planar) => planar,
-        Err(PlanarError::Unsupported(what)) => {
-            tracing::debug!(%what, "planar TIFF left to the tiff crate");
+        Err(PlanarError::Unsupported(what)) if !tiff_planar::is_tiled(bytes) => {
+            tracing::debug!(%what, "stripped planar TIFF left to the tiff crate");
             return Ok(None);
+        }
+        Err(PlanarError::Unsupported(what)) => {
+            return Err(Rejection::UnsupportedCoding {
+                format,
+                detail: format!("tiles with separate colour planes and {what}"),
+            })
         }
         Err(PlanarError::TooManyPixels {
             width,

@@ -23,6 +23,7 @@ const CHUNK_BUDGET_BYTES: usize = 64 * 1024 * 1024;
 
 const PLANAR_CONFIGURATION: u16 = 284;
 const SEPARATE_PLANES: u64 = 2;
+const TILE_WIDTH: u16 = 322;
 
 /// A planar TIFF's first image, interleaved.
 pub(super) struct PlanarImage {
@@ -74,6 +75,12 @@ pub(super) enum PlanarError {
 /// the usual decoder reports it.
 pub(super) fn is_planar(bytes: &[u8]) -> bool {
     first_directory_value(bytes, PLANAR_CONFIGURATION) == Some(SEPARATE_PLANES)
+}
+
+/// Whether the first directory has tiles (a TileWidth tag): the layout the tiff crate cannot read
+/// when the planes are separate.
+pub(super) fn is_tiled(bytes: &[u8]) -> bool {
+    first_directory_value(bytes, TILE_WIDTH).is_some()
 }
 
 /// Decodes the first image of a planar TIFF, tiled or stripped, 8 or 16 bits per sample, gray,
