@@ -52,7 +52,8 @@ deploy: venv
 destroy: venv
 	@PATH="$(CURDIR)/.venv/bin:$$PATH" SAM_CLI_TELEMETRY=0 sam delete
 
-## make bench: imgpipe against sharp (libvips) on one core; prints a table
+## make bench: imgpipe against sharp and libvips (JPEG) and Pillow + pillow-heif (HEIC, AVIF) on one
+## core; prints two tables
 bench:
 	@bench/compare.sh
 
