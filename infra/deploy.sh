@@ -13,7 +13,8 @@ export PATH="$root/.venv/bin:$PATH" SAM_CLI_TELEMETRY=0
 # libjpeg-turbo's cmake builds get the same toolchain (the aarch64 prefix, no host libraries).
 arm64=aarch64-unknown-linux-gnu
 "$root/infra/codecs/build.sh" "$arm64"
-export PKG_CONFIG_PATH="$root/target/codecs/$arm64/lib/pkgconfig" PKG_CONFIG_ALLOW_CROSS=1
+# Static: zig's linker does not fall back from -lheif to libheif.a as the host linker does.
+export PKG_CONFIG_PATH="$root/target/codecs/$arm64/lib/pkgconfig" PKG_CONFIG_ALLOW_CROSS=1 SYSTEM_DEPS_LINK=static
 export CMAKE_TOOLCHAIN_FILE_aarch64_unknown_linux_gnu="$root/infra/codecs/cross-$arm64.cmake"
 sam build --template infra/template.yaml --beta-features
 if [ -f samconfig.toml ]; then
