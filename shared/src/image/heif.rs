@@ -195,9 +195,12 @@ fn to_dynamic_image(
     let deep = plane.storage_bits_per_pixel > 8 * channels as u8;
     let bytes_per_sample = if deep { 2 } else { 1 };
     let row_bytes = row_samples * bytes_per_sample;
-    if plane.stride < row_bytes
-        || plane.data.len() < plane.stride * (height as usize - 1) + row_bytes
-    {
+    // Checked arithmetic: a 0-row plane (or absurd sizes) must be an error, not a wrap.
+    let needed = (height as usize)
+        .checked_sub(1)
+        .and_then(|rows| plane.stride.checked_mul(rows))
+        .and_then(|bytes| bytes.checked_add(row_bytes));
+    if width == 0 || plane.stride < row_bytes || needed.is_none_or(|n| plane.data.len() < n) {
         return Err(wrong_layout("a plane smaller than its size"));
     }
     let mut pixels = Vec::with_capacity(row_samples * height as usize);
