@@ -23,6 +23,7 @@ static CONFIG: LazyLock<PipelineConfig> = LazyLock::new(|| PipelineConfig {
     limits: Limits {
         max_bytes: MAX_BYTES,
         max_pixels: MAX_PIXELS,
+        max_memory: None,
     },
 });
 

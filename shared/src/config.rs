@@ -168,6 +168,10 @@ pub fn parse_variants(list: &str) -> Result<Vec<VariantSpec>, ConfigError> {
 pub struct Limits {
     pub max_bytes: u64,
     pub max_pixels: u64,
+    /// Memory the process has, in bytes, when known: the function's memory size. Decoders whose
+    /// peak can be told from the header (HEIF/AVIF) refuse an image that would need more, instead
+    /// of being killed by the runtime mid-batch. `None` (the command line) checks nothing.
+    pub max_memory: Option<u64>,
 }
 
 impl Default for Limits {
@@ -175,6 +179,7 @@ impl Default for Limits {
         Limits {
             max_bytes: DEFAULT_MAX_BYTES,
             max_pixels: DEFAULT_MAX_PIXELS,
+            max_memory: None,
         }
     }
 }
@@ -187,8 +192,9 @@ pub struct PipelineConfig {
 }
 
 impl PipelineConfig {
-    /// Reads `IMGPIPE_VARIANTS`, `IMGPIPE_MAX_BYTES` and `IMGPIPE_MAX_PIXELS` through `lookup`
-    /// (the process environment in production, a map in tests).
+    /// Reads `IMGPIPE_VARIANTS`, `IMGPIPE_MAX_BYTES`, `IMGPIPE_MAX_PIXELS` and the memory size
+    /// (`IMGPIPE_MEMORY_MB`, else the `AWS_LAMBDA_FUNCTION_MEMORY_SIZE` Lambda sets, in MiB)
+    /// through `lookup` (the process environment in production, a map in tests).
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let variants = parse_variants(
             lookup("IMGPIPE_VARIANTS")
@@ -198,6 +204,7 @@ impl PipelineConfig {
         let limits = Limits {
             max_bytes: number(&lookup, "IMGPIPE_MAX_BYTES", DEFAULT_MAX_BYTES)?,
             max_pixels: number(&lookup, "IMGPIPE_MAX_PIXELS", DEFAULT_MAX_PIXELS)?,
+            max_memory: memory_bytes(&lookup)?,
         };
         Ok(PipelineConfig { variants, limits })
     }
@@ -283,6 +290,19 @@ fn number(
     }
 }
 
+/// The memory the process has, in bytes. Lambda tells every function its size in
+/// `AWS_LAMBDA_FUNCTION_MEMORY_SIZE`, so a change in the console is seen without redeploying;
+/// `IMGPIPE_MEMORY_MB` overrides it (a command-line run that should behave like the function).
+fn memory_bytes(lookup: &impl Fn(&str) -> Option<String>) -> Result<Option<u64>, ConfigError> {
+    const MIB: u64 = 1024 * 1024;
+    for name in ["IMGPIPE_MEMORY_MB", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE"] {
+        if lookup(name).is_some() {
+            return Ok(Some(number(lookup, name, 0)?.saturating_mul(MIB)));
+        }
+    }
+    Ok(None)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -340,6 +360,34 @@ mod tests {
             err,
             Err(ConfigError::BadNumber {
                 name: "IMGPIPE_MAX_PIXELS",
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn memory_comes_from_lambda_unless_overridden() {
+        let config = |pairs: &[(&str, &str)]| {
+            let env: HashMap<&str, &str> = pairs.iter().copied().collect();
+            PipelineConfig::from_lookup(|k| env.get(k).map(|v| v.to_string()))
+        };
+        let memory = |pairs: &[(&str, &str)]| config(pairs).expect("valid").limits.max_memory;
+        assert_eq!(memory(&[]), None, "a command-line run checks nothing");
+        assert_eq!(
+            memory(&[("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "1280")]),
+            Some(1280 * 1024 * 1024)
+        );
+        assert_eq!(
+            memory(&[
+                ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "1280"),
+                ("IMGPIPE_MEMORY_MB", "3008")
+            ]),
+            Some(3008 * 1024 * 1024)
+        );
+        assert!(matches!(
+            config(&[("IMGPIPE_MEMORY_MB", "0")]),
+            Err(ConfigError::BadNumber {
+                name: "IMGPIPE_MEMORY_MB",
                 ..
             })
         ));

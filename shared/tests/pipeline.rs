@@ -767,6 +767,31 @@ fn broken_heif_and_avif_are_rejected_with_specific_reasons() {
 }
 
 #[test]
+fn a_heif_too_big_for_the_functions_memory_is_refused_before_decoding() {
+    const MIB: u64 = 1024 * 1024;
+    let with_memory = |mib: u64| PipelineConfig {
+        limits: Limits {
+            max_memory: Some(mib * MIB),
+            ..Limits::default()
+        },
+        ..PipelineConfig::default()
+    };
+    // The 8.5 MP iPhone photo needs about 80 MiB by its kind (8-bit 4:2:0 HEIC); 64 MiB of the
+    // function's memory are kept for everything else.
+    let bytes = fixture("heif/iphone.heic");
+    let refused = process(&bytes, &with_memory(128)).expect_err("over 128 MiB");
+    assert_eq!(refused.code(), "over_memory", "{refused}");
+    let reason = refused.to_string();
+    for words in ["8-bit 4:2:0 HEIC", "MiB to decode", "IMGPIPE_MAX_PIXELS"] {
+        assert!(reason.contains(words), "{reason}");
+    }
+    assert!(process(&bytes, &with_memory(256)).is_ok());
+    // The reason names the coding that decides the cost.
+    let r = process(&fixture("heif/yuv444.avif"), &with_memory(64)).expect_err("no room");
+    assert!(r.to_string().contains("4:4:4 AVIF"), "{r}");
+}
+
+#[test]
 fn tiled_planar_tiffs_decode_instead_of_panicking() {
     for path in [
         "tiff-planar/rgb8.tif",

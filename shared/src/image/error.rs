@@ -25,6 +25,20 @@ pub enum Rejection {
         pixels: u64,
         limit: u64,
     },
+    /// An image whose decoding would need more memory than the function has: refused before
+    /// decoding, because a process the runtime kills mid-batch records nothing and is retried.
+    #[error(
+        "a {width}x{height} {kind} needs about {needed_mib} MiB to decode, over the {available_mib} MiB \
+         this function has for it (raise its memory or lower IMGPIPE_MAX_PIXELS)"
+    )]
+    OverMemory {
+        /// What decides the cost, in words: "10-bit 4:4:4 AVIF with alpha".
+        kind: String,
+        width: u32,
+        height: u32,
+        needed_mib: u64,
+        available_mib: u64,
+    },
     #[error("corrupt {format}: {detail}")]
     Corrupt {
         format: &'static str,
@@ -48,6 +62,7 @@ impl Rejection {
                 "unsupported_format"
             }
             Rejection::TooManyPixels { .. } => "too_many_pixels",
+            Rejection::OverMemory { .. } => "over_memory",
             Rejection::Corrupt { .. } => "corrupt",
             Rejection::Encode { .. } => "encode_failed",
             Rejection::DecoderPanic { .. } => "decoder_failed",

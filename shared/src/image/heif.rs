@@ -8,12 +8,13 @@ use std::sync::OnceLock;
 
 use image::{DynamicImage, RgbImage, RgbaImage};
 use libheif_rs::{
-    ColorSpace, DecodingOptions, HeifContext, HeifError, HeifErrorCode, HeifErrorSubCode,
-    ImageHandle, ItemId, LibHeif, RgbChroma, SecurityLimits,
+    Chroma as CodedChroma, ColorSpace, DecodingOptions, HeifContext, HeifError, HeifErrorCode,
+    HeifErrorSubCode, ImageHandle, ItemId, LibHeif, RgbChroma, SecurityLimits,
 };
 
 use super::colour::ColourSource;
 use super::error::Rejection;
+use super::heif_memory::{Chroma, HeifKind};
 use super::orientation_transform::Transform;
 use super::sniff::Supported;
 use crate::config::Limits;
@@ -45,14 +46,16 @@ pub fn decode(bytes: &[u8], format: Supported, limits: &Limits) -> Result<HeifDe
     let rejected = |error: HeifError| to_rejection(format, error);
     let mut context = HeifContext::new().map_err(rejected)?;
     // libheif's own limits, in the same terms as ours: no tile, grid or image beyond the pixel
-    // limit, and no single allocation beyond what such an image needs.
+    // limit, and no single allocation beyond what such an image needs (16-bit RGBA is 8 bytes a
+    // pixel, and libheif pads rows: at exactly the limit it asks for a few bytes more than 8×).
     let mut security = SecurityLimits::new();
     security.set_max_image_size_pixels(limits.max_pixels);
-    security.set_max_memory_block_size(limits.max_pixels.saturating_mul(8));
+    security.set_max_memory_block_size(limits.max_pixels.saturating_mul(9));
     context.set_security_limits(&security).map_err(rejected)?;
     context.read_bytes(bytes).map_err(rejected)?;
     let handle = context.primary_image_handle().map_err(rejected)?;
     check_declared_size(format, &handle, limits)?;
+    check_memory(format, &handle, limits, bytes.len())?;
 
     let exif_tiff = exif_block(&handle);
     let colour = colour_source(&handle);
@@ -65,9 +68,15 @@ pub fn decode(bytes: &[u8], format: Supported, limits: &Limits) -> Result<HeifDe
         (true, false) => RgbChroma::HdrRgbLe,
         (true, true) => RgbChroma::HdrRgbaLe,
     };
-    let options = DecodingOptions::new();
+    let mut options = DecodingOptions::new().ok_or_else(|| Rejection::Corrupt {
+        format: format.name(),
+        detail: "the decoder could not be set up".to_owned(),
+    })?;
+    // One codec thread: a Lambda function at 1280 MB has less than one vCPU, and dav1d's threads
+    // each hold frames of their own (one thread cut the peak of a 100 MP AVIF by 15–40 %).
+    options.set_num_codec_threads(1);
     let decoded = libheif()
-        .decode(&handle, ColorSpace::Rgb(chroma), options)
+        .decode(&handle, ColorSpace::Rgb(chroma), Some(options))
         .map_err(rejected)?;
     let image = to_dynamic_image(format, &decoded, alpha)?;
     Ok(HeifDecoded {
@@ -87,6 +96,55 @@ fn check_declared_size(
     let side = |n: i32| u32::try_from(n).unwrap_or(0);
     let (width, height) = (side(handle.ispe_width()), side(handle.ispe_height()));
     super::decode::check_pixels(format, width, height, limits).map(|_| ())
+}
+
+/// Memory the process keeps for itself and other work during a decode: the runtime, the code,
+/// the variants being encoded.
+const RESERVED_MEMORY: u64 = 64 * 1024 * 1024;
+
+/// Refuses an image whose decode would need more memory than the process has (when it is
+/// known), by the kind of coding its header declares (see `heif_memory`).
+fn check_memory(
+    format: Supported,
+    handle: &ImageHandle,
+    limits: &Limits,
+    input_len: usize,
+) -> Result<(), Rejection> {
+    let Some(memory) = limits.max_memory else {
+        return Ok(());
+    };
+    let chroma = match handle.preferred_decoding_colorspace() {
+        Ok(ColorSpace::Monochrome) => Chroma::Monochrome,
+        Ok(ColorSpace::YCbCr(CodedChroma::C420)) => Chroma::C420,
+        Ok(ColorSpace::YCbCr(CodedChroma::C422)) => Chroma::C422,
+        // 4:4:4, RGB-coded, or not said: the largest.
+        _ => Chroma::C444,
+    };
+    let kind = HeifKind {
+        format,
+        bits: handle.luma_bits_per_pixel().max(8),
+        chroma,
+        alpha: handle.has_alpha_channel(),
+    };
+    let side = |n: i32| u32::try_from(n).unwrap_or(0);
+    let (width, height) = (side(handle.ispe_width()), side(handle.ispe_height()));
+    let needed = kind.peak_bytes(u64::from(width) * u64::from(height));
+    // The upload's bytes are held throughout, and libheif may keep a copy of them.
+    let input = u64::try_from(input_len)
+        .unwrap_or(u64::MAX)
+        .saturating_mul(2);
+    let available = memory.saturating_sub(RESERVED_MEMORY).saturating_sub(input);
+    if needed <= available {
+        return Ok(());
+    }
+    const MIB: u64 = 1024 * 1024;
+    Err(Rejection::OverMemory {
+        kind: kind.describe(),
+        width,
+        height,
+        needed_mib: needed.div_ceil(MIB),
+        available_mib: available / MIB,
+    })
 }
 
 /// The first Exif item's TIFF data. The item starts with a 4-byte big-endian offset to the TIFF

@@ -8,6 +8,7 @@ mod encode;
 mod error;
 pub mod geometry;
 mod heif;
+mod heif_memory;
 mod orientation_transform;
 mod resize;
 mod sniff;

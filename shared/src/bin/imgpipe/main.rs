@@ -97,6 +97,7 @@ fn main() -> ExitCode {
                     limits: Limits {
                         max_bytes: max_bytes.unwrap_or(env.limits.max_bytes),
                         max_pixels: max_pixels.unwrap_or(env.limits.max_pixels),
+                        ..env.limits
                     },
                 },
                 Err(e) => {
