@@ -47,6 +47,21 @@ def refs(value):
     return found
 
 
+def statements(document):
+    """A policy's statements, both branches of a conditional one (`Fn::If`) included."""
+    for st in document["Statement"]:
+        if isinstance(st, dict) and "Fn::If" in st:
+            for branch in st["Fn::If"][1:]:
+                if isinstance(branch, dict) and branch != {"Ref": "AWS::NoValue"}:
+                    yield branch
+        else:
+            yield st
+
+
+# Routes anyone may call, even on a deployment with an authorizer.
+PUBLIC_ROUTES = {"GET /health", "GET /openapi.json", "GET /", "GET /gallery.css", "GET /gallery.js", "OPTIONS /{proxy+}"}
+
+
 def main():
     # Another template may be named, to see a check fail.
     path = sys.argv[1] if len(sys.argv) > 1 else str(ROOT / "infra" / "template.yaml")
@@ -96,7 +111,7 @@ def main():
         check(f"{name}: only Lambda may assume it", trusted == ["lambda.amazonaws.com"], f"{trusted}")
         check(f"{name}: no managed policies", not p.get("ManagedPolicyArns"))
         for policy in p.get("Policies", []):
-            for st in policy["PolicyDocument"]["Statement"]:
+            for st in statements(policy["PolicyDocument"]):
                 sid = st.get("Sid", "?")
                 actions = as_list(st.get("Action"))
                 resources = as_list(st.get("Resource"))
@@ -121,6 +136,34 @@ def main():
         check(f"{name}: encrypted at rest", queue["Properties"].get("SqsManagedSseEnabled") is True)
     for name, table in of_type("AWS::DynamoDB::Table").items():
         check(f"{name}: encrypted at rest", table["Properties"].get("SSESpecification", {}).get("SSEEnabled") is True)
+
+    routes = of_type("AWS::ApiGatewayV2::Route")
+    check("the template has API routes to check", len(routes) >= 5)
+    for name, route in routes.items():
+        p = route["Properties"]
+        key = p["RouteKey"]
+        if key in PUBLIC_ROUTES:
+            check(f"{name} ({key}): public by design, no authorizer", "AuthorizerId" not in p)
+        elif route.get("Condition") == "UseJwt":
+            check(f"{name} ({key}): only with an authorizer, and behind it",
+                  p.get("AuthorizationType") == "JWT" and p.get("AuthorizerId") == {"Ref": "JwtAuthorizer"}, f"{p}")
+        else:
+            check(f"{name} ({key}): behind the JWT authorizer whenever there is one",
+                  p.get("AuthorizationType") == {"Fn::If": ["UseJwt", "JWT", "NONE"]}
+                  and p.get("AuthorizerId") == {"Fn::If": ["UseJwt", {"Ref": "JwtAuthorizer"}, {"Ref": "AWS::NoValue"}]}, f"{p}")
+    uploads_routes = [r for r in routes.values() if r["Properties"]["RouteKey"].startswith("POST /uploads")]
+    check("POST /uploads exists only on deployments with an authorizer",
+          bool(uploads_routes) and all(r.get("Condition") == "UseJwt" for r in uploads_routes))
+    api_env = res["MetadataApiFunction"]["Properties"]["Environment"]["Variables"]
+    check("the API issues uploads only with an authorizer (UPLOADS_BUCKET under UseJwt)",
+          api_env.get("UPLOADS_BUCKET", {}).get("Fn::If", [None])[0] == "UseJwt", f"{api_env.get('UPLOADS_BUCKET')}")
+    cors = res["UploadsBucket"]["Properties"].get("CorsConfiguration")
+    check("the uploads bucket allows browser uploads only with an authorizer",
+          cors is None or (isinstance(cors, dict) and cors.get("Fn::If", [None])[0] == "UseJwt"), f"{cors}")
+    stages = of_type("AWS::ApiGatewayV2::Stage")
+    check("every API stage throttles its routes", bool(stages) and all(
+        {"ThrottlingRateLimit", "ThrottlingBurstLimit"} <= set(s_["Properties"].get("DefaultRouteSettings", {}))
+        for s_ in stages.values()))
 
     passed = sum(results)
     print(f"security: {passed} passed, {len(results) - passed} failed")

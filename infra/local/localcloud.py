@@ -290,6 +290,8 @@ class Cloud:
             **aws,
             "TABLE_NAME": names["TABLE_NAME"],
             "DERIVATIVES_BUCKET": names["DERIVATIVES_BUCKET"],
+            # Uploads are on, with no authorizer: the local cloud is for one person's machine.
+            "UPLOADS_BUCKET": names.get("UPLOADS_BUCKET", resources.UPLOADS_BUCKET),
             "API_LISTEN": f"127.0.0.1:{port}",
             # A fresh signing key per local cloud: cursors do not outlive it, as intended.
             "API_CURSOR_SECRET": secrets.token_hex(32),

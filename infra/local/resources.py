@@ -20,6 +20,17 @@ INDEXES = [
     ("by_taken", "list_pk", "taken_at"),
 ]
 
+UPLOAD_CORS = {
+    "CORSRules": [
+        {
+            "AllowedMethods": ["PUT"],
+            "AllowedOrigins": ["*"],
+            "AllowedHeaders": ["content-type", "content-length"],
+            "MaxAgeSeconds": 3600,
+        }
+    ]
+}
+
 
 def create_all(endpoint, region, visibility_timeout):
     """Creates every resource in a fresh emulator and returns the env entries that name them."""
@@ -31,6 +42,9 @@ def create_all(endpoint, region, visibility_timeout):
 
     for bucket in (UPLOADS_BUCKET, DERIVATIVES_BUCKET):
         s3.create_bucket(Bucket=bucket)
+    # The gallery uploads from the browser with presigned PUTs (the template sets the same rule
+    # when uploads are on); the local cloud's API has no fixed origin, so any origin may.
+    s3.put_bucket_cors(Bucket=UPLOADS_BUCKET, CORSConfiguration=UPLOAD_CORS)
 
     dlq_url = sqs.create_queue(QueueName=DLQ_NAME)["QueueUrl"]
     dlq_arn = queue_arn(sqs, dlq_url)
@@ -75,6 +89,11 @@ def create_all(endpoint, region, visibility_timeout):
             }
             for name, pk, sk in INDEXES
         ],
+    )
+    # Drops the markers of uploads the API issued that never came (as the template does).
+    dynamodb.update_time_to_live(
+        TableName=TABLE_NAME,
+        TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires_at_epoch"},
     )
     return {
         "UPLOADS_BUCKET": UPLOADS_BUCKET,

@@ -13,6 +13,7 @@ use axum::Router;
 use imgpipe::metadata::Status;
 use imgpipe::store::StoredImage;
 use imgpipe_e2e::{fixture, unique, Cloud};
+use metadata_api::uploads::UploadsConfig;
 use metadata_api::{router, state_from, ApiConfig};
 use serde_json::Value;
 use tokio::sync::OnceCell;
@@ -68,6 +69,17 @@ fn config(cloud: &Cloud) -> ApiConfig {
         cors_origins: Vec::new(),
         presign_expiry: Duration::from_secs(120),
         cursor_secret: b"end-to-end test cursor secret".to_vec(),
+        uploads: None,
+    }
+}
+
+fn uploads_on(cloud_uploads: &str) -> impl FnOnce(&mut ApiConfig) + '_ {
+    move |c: &mut ApiConfig| {
+        c.uploads = Some(UploadsConfig {
+            bucket: cloud_uploads.to_owned(),
+            prefix: "uploads/".to_owned(),
+            max_bytes: imgpipe::config::DEFAULT_MAX_BYTES,
+        })
     }
 }
 
@@ -86,13 +98,23 @@ struct Reply {
 }
 
 async fn call(app: &Router, method: &str, uri: &str, origin: Option<&str>) -> Reply {
+    call_with(app, method, uri, origin, Vec::new()).await
+}
+
+async fn call_with(
+    app: &Router,
+    method: &str,
+    uri: &str,
+    origin: Option<&str>,
+    body: Vec<u8>,
+) -> Reply {
     let mut request = Request::builder().method(method).uri(uri);
     if let Some(origin) = origin {
         request = request.header(header::ORIGIN, origin);
     }
     let response = app
         .clone()
-        .oneshot(request.body(Body::empty()).expect("request"))
+        .oneshot(request.body(Body::from(body)).expect("request"))
         .await
         .expect("router answers");
     let status = response.status();
@@ -102,8 +124,13 @@ async fn call(app: &Router, method: &str, uri: &str, origin: Option<&str>) -> Re
         .expect("body");
     let json = if bytes.is_empty() {
         Value::Null
-    } else {
+    } else if headers
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|t| t.as_bytes().starts_with(b"application/json"))
+    {
         serde_json::from_slice(&bytes).expect("JSON body")
+    } else {
+        Value::String(String::from_utf8_lossy(&bytes).into_owned())
     };
     Reply {
         status,
@@ -472,25 +499,41 @@ async fn the_openapi_document_matches_the_routes() {
         .keys()
         .map(String::as_str)
         .collect();
+    // The API's routes; the gallery's two static files are not API and are left out.
     let routes: HashSet<&str> = [
+        "/",
         "/health",
         "/openapi.json",
         "/images",
         "/images/{id}",
         "/images/{id}/variants/{name}",
+        "/uploads",
     ]
     .into();
     assert_eq!(paths, routes);
     let item = &lib.items[&format!("{}canon.jpg", lib.prefix)];
+    let cloud = Cloud::from_env().await;
+    let with_uploads = api_with(uploads_on(&cloud.uploads)).await;
     for path in paths {
         let concrete = path.replace("{id}", &item.id).replace("{name}", "thumb");
-        let reply = get(&app, &concrete).await;
-        let documented = &doc.json["paths"][path]["get"]["responses"];
-        assert!(
-            documented.get(reply.status.as_str()).is_some(),
-            "{concrete} answered {} which {path} does not document",
-            reply.status
-        );
+        let operations = doc.json["paths"][path].as_object().expect("operations");
+        for method in operations.keys() {
+            // Each operation, as documented, on a deployment without and with uploads.
+            for app in [&app, &with_uploads] {
+                let body = br#"{"filename": "a.jpg", "content_type": "image/jpeg", "bytes": 5}"#;
+                let reply = match method.as_str() {
+                    "get" => get(app, &concrete).await,
+                    "post" => call_with(app, "POST", &concrete, None, body.to_vec()).await,
+                    other => panic!("{path}: undocumented method handling for {other}"),
+                };
+                let documented = &operations[method]["responses"];
+                assert!(
+                    documented.get(reply.status.as_str()).is_some(),
+                    "{method} {concrete} answered {} which {path} does not document",
+                    reply.status
+                );
+            }
+        }
     }
 }
 
@@ -620,6 +663,11 @@ fn without_urls(mut body: Value) -> Value {
 
 /// A minimal HTTP/1.1 GET for the emulator's and the local server's plain-HTTP URLs.
 fn http_get(url: &str) -> (u16, Vec<u8>) {
+    http_request("GET", url, &[], &[])
+}
+
+/// A minimal HTTP/1.1 request with headers and a body (sent with its Content-Length).
+fn http_request(method: &str, url: &str, headers: &[(&str, &str)], body: &[u8]) -> (u16, Vec<u8>) {
     let rest = url.strip_prefix("http://").expect("plain-HTTP URL");
     let (host, path) = rest
         .split_once('/')
@@ -629,11 +677,20 @@ fn http_get(url: &str) -> (u16, Vec<u8>) {
     stream
         .set_read_timeout(Some(Duration::from_secs(20)))
         .expect("timeout");
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
-    )
-    .expect("write");
+    let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n");
+    for (name, value) in headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    if !headers
+        .iter()
+        .any(|(n, _)| n.eq_ignore_ascii_case("content-length"))
+        && method != "GET"
+    {
+        head.push_str(&format!("Content-Length: {}\r\n", body.len()));
+    }
+    head.push_str("\r\n");
+    stream.write_all(head.as_bytes()).expect("write");
+    stream.write_all(body).expect("write body");
     let mut response = Vec::new();
     stream.read_to_end(&mut response).expect("read");
     let split = response
@@ -746,4 +803,182 @@ async fn heic_and_avif_uploads_are_processed_upright_and_listed() {
             format!("{prefix}portrait.avif")
         ]
     );
+}
+
+/// `POST /uploads` end to end: a presigned PUT whose size and type are signed, under a key the
+/// server chose, whose id answers `pending` until the pipeline has processed the file, then the
+/// record; the same id the pipeline gives it.
+#[tokio::test]
+async fn an_issued_upload_is_pending_until_processed_then_found_by_its_id() {
+    let cloud = Cloud::from_env().await;
+    let app = api_with(uploads_on(&cloud.uploads)).await;
+    let photo = fixture("cameras/Canon_40D.jpg");
+    let body = serde_json::json!({
+        "filename": "My Trip/IMG 0042.jpg",
+        "content_type": "image/jpeg",
+        "bytes": photo.len(),
+    });
+    let issued = call_with(
+        &app,
+        "POST",
+        "/uploads",
+        None,
+        body.to_string().into_bytes(),
+    )
+    .await;
+    assert_eq!(issued.status, StatusCode::CREATED, "{}", issued.json);
+    let id = issued.json["id"].as_str().expect("id").to_owned();
+    let key = issued.json["key"].as_str().expect("key").to_owned();
+    // uploads/<date>/<32 hex>/<safe name>: chosen by the server, the client's path dropped.
+    let parts: Vec<&str> = key.split('/').collect();
+    assert_eq!(parts.len(), 4, "{key}");
+    assert_eq!(parts[0], "uploads");
+    let date = parts[1].as_bytes();
+    assert!(
+        date.len() == 10
+            && date.iter().enumerate().all(|(n, b)| if n == 4 || n == 7 {
+                *b == b'-'
+            } else {
+                b.is_ascii_digit()
+            }),
+        "{key}"
+    );
+    assert_eq!(parts[3], "IMG-0042.jpg");
+    assert_eq!(id, imgpipe::store::image_id(&cloud.uploads, &key));
+    assert_eq!(issued.json["href"], format!("/images/{id}"));
+    assert!(issued.json["expires_at"]
+        .as_str()
+        .is_some_and(|t| t.ends_with('Z')));
+
+    // Size and type are in the signature, and the client is told to send them as they are.
+    let upload = &issued.json["upload"];
+    assert_eq!(upload["method"], "PUT");
+    let url = upload["url"].as_str().expect("url");
+    let signed = url
+        .split(['?', '&'])
+        .find_map(|p| p.strip_prefix("X-Amz-SignedHeaders="))
+        .expect("signed headers");
+    assert_eq!(signed, "content-length%3Bcontent-type%3Bhost", "{url}");
+    assert_eq!(upload["headers"]["content-type"], "image/jpeg");
+    assert_eq!(upload["headers"]["content-length"], photo.len().to_string());
+
+    let pending = get(&app, &format!("/images/{id}")).await;
+    assert_error(&pending, StatusCode::NOT_FOUND, "pending");
+    assert_error(
+        &get(&app, "/images/0123456789abcdef0123456789abcdef").await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+    );
+    // Not listed while pending.
+    let listed = get(&app, &format!("/images?prefix={}", encode(&key))).await;
+    assert_eq!(
+        listed.json["items"].as_array().map(Vec::len),
+        Some(0),
+        "{}",
+        listed.json
+    );
+
+    let (status, answer) = tokio::task::spawn_blocking({
+        let url = url.to_owned();
+        let photo = photo.clone();
+        move || http_request("PUT", &url, &[("Content-Type", "image/jpeg")], &photo)
+    })
+    .await
+    .expect("http");
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&answer));
+    let item = cloud
+        .wait_for_item(&key, |i| i.record.status != Status::Deleted)
+        .await;
+    assert_eq!(item.id, id);
+    assert_eq!(
+        item.record.status,
+        Status::Processed,
+        "{:?}",
+        item.record.reason
+    );
+    let found = get(&app, &format!("/images/{id}")).await;
+    assert_eq!(found.status, StatusCode::OK, "{}", found.json);
+    assert_eq!(found.json["source_key"], key.as_str());
+    assert_eq!(found.json["exif"]["model"], "Canon EOS 40D");
+}
+
+#[tokio::test]
+async fn bad_upload_requests_are_400s_and_uploads_can_be_off() {
+    let cloud = Cloud::from_env().await;
+    let app = api_with(uploads_on(&cloud.uploads)).await;
+    for (body, field) in [
+        ("{", "body"),
+        (r#"{"content_type": "image/jpeg", "bytes": 10}"#, "filename"),
+        (
+            r#"{"filename": "", "content_type": "image/jpeg", "bytes": 10}"#,
+            "filename",
+        ),
+        (
+            r#"{"filename": "a.jpg", "content_type": "text/html", "bytes": 10}"#,
+            "content_type",
+        ),
+        (
+            r#"{"filename": "a.jpg", "content_type": "image/jpeg", "bytes": 0}"#,
+            "bytes",
+        ),
+        (
+            r#"{"filename": "a.jpg", "content_type": "image/jpeg", "bytes": 52428801}"#,
+            "bytes",
+        ),
+    ] {
+        let reply = call_with(&app, "POST", "/uploads", None, body.as_bytes().to_vec()).await;
+        assert_error(&reply, StatusCode::BAD_REQUEST, "bad_parameter");
+        assert_eq!(reply.json["error"]["parameter"], field, "{body}");
+    }
+    assert_error(
+        &call(&app, "GET", "/uploads", None).await,
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+    );
+    let read_only = api_with(|_| {}).await;
+    let body = r#"{"filename": "a.jpg", "content_type": "image/jpeg", "bytes": 10}"#;
+    let off = call_with(
+        &read_only,
+        "POST",
+        "/uploads",
+        None,
+        body.as_bytes().to_vec(),
+    )
+    .await;
+    assert_error(&off, StatusCode::NOT_FOUND, "not_found");
+    assert!(off.json["error"]["message"]
+        .as_str()
+        .is_some_and(|m| m.contains("not enabled")));
+}
+
+#[tokio::test]
+async fn the_gallery_is_served_from_the_binary_with_a_strict_content_policy() {
+    let app = api_with(|_| {}).await;
+    for (path, kind, needle) in [
+        ("/", "text/html", "imgpipe gallery"),
+        ("/gallery.css", "text/css", "{"),
+        ("/gallery.js", "text/javascript", "/images"),
+    ] {
+        let reply = get(&app, path).await;
+        assert_eq!(reply.status, StatusCode::OK, "{path}");
+        let content_type = reply.headers.get(header::CONTENT_TYPE).expect("type");
+        assert!(
+            content_type.to_str().is_ok_and(|t| t.starts_with(kind)),
+            "{path}: {content_type:?}"
+        );
+        assert!(
+            reply.json.as_str().is_some_and(|b| b.contains(needle)),
+            "{path}"
+        );
+        let policy = reply
+            .headers
+            .get(header::CONTENT_SECURITY_POLICY)
+            .expect("CSP");
+        assert!(
+            policy
+                .to_str()
+                .is_ok_and(|p| p.contains("script-src 'self'")),
+            "{path}"
+        );
+    }
 }

@@ -17,6 +17,9 @@ use crate::params::{Index, ListQuery};
 const MAX_PAGES_PER_REQUEST: usize = 10;
 /// Page size when filters may discard items (DynamoDB applies `Limit` before filtering).
 const FILTERED_PAGE: i32 = 100;
+/// A pending upload's marker outlives its presigned request by a day: an upload sent just
+/// before the link expires may wait in the queue a while before it is processed.
+const PENDING_GRACE_SECONDS: i64 = 24 * 3600;
 
 pub struct Catalog {
     pub dynamodb: aws_sdk_dynamodb::Client,
@@ -35,8 +38,24 @@ fn internal(context: &str, detail: impl std::fmt::Display) -> ApiError {
     ApiError::Internal(format!("{context}: {detail}"))
 }
 
+/// What the table holds under an id.
+pub enum Lookup {
+    Found(Box<StoredImage>),
+    /// An upload the API issued (`POST /uploads`) that the pipeline has not recorded yet.
+    Pending,
+    Missing,
+}
+
+/// A presigned request for the client to send its file with.
+pub struct PresignedUpload {
+    pub method: String,
+    pub url: String,
+    /// Every header the signature covers, which the client must send as they are.
+    pub headers: BTreeMap<String, String>,
+}
+
 impl Catalog {
-    pub async fn get(&self, id: &str) -> Result<Option<StoredImage>, ApiError> {
+    pub async fn get(&self, id: &str) -> Result<Lookup, ApiError> {
         let response = self
             .dynamodb
             .get_item()
@@ -45,10 +64,77 @@ impl Catalog {
             .send()
             .await
             .map_err(|e| internal("GetItem", DisplayErrorContext(&e)))?;
-        response
-            .item
-            .map(|item| dynamo::from_attributes(item).map_err(|e| internal("item", e)))
-            .transpose()
+        let Some(item) = response.item else {
+            return Ok(Lookup::Missing);
+        };
+        if dynamo::is_pending_marker(&item) {
+            return Ok(Lookup::Pending);
+        }
+        dynamo::from_attributes(item)
+            .map(|image| Lookup::Found(Box::new(image)))
+            .map_err(|e| internal("item", e))
+    }
+
+    /// Records that an upload was issued, so that `GET /images/{id}` can tell "not processed
+    /// yet" from "unknown" until the pipeline writes the real record over it. Never replaces
+    /// an item (the key is fresh and random, so one would be a bug, not a race). The item has
+    /// no `list_pk`, so no listing index holds it; `expires_at_epoch` lets DynamoDB's TTL drop it
+    /// when the upload never came.
+    pub async fn put_pending(
+        &self,
+        id: &str,
+        bucket: &str,
+        key: &str,
+        expires: time::OffsetDateTime,
+    ) -> Result<(), ApiError> {
+        let s = |v: &str| AttributeValue::S(v.to_owned());
+        let ttl = expires.unix_timestamp() + PENDING_GRACE_SECONDS;
+        self.dynamodb
+            .put_item()
+            .table_name(&self.table)
+            .item("id", s(id))
+            .item("status", s(dynamo::PENDING_STATUS))
+            .item("source_bucket", s(bucket))
+            .item("source_key", s(key))
+            .item("sequencer", s(""))
+            .item("expires_at_epoch", AttributeValue::N(ttl.to_string()))
+            .condition_expression("attribute_not_exists(id)")
+            .send()
+            .await
+            .map_err(|e| internal("PutItem (pending upload)", DisplayErrorContext(&e)))?;
+        Ok(())
+    }
+
+    /// A presigned `PUT` of exactly `bytes` bytes of `content_type` to `bucket`/`key`: both are
+    /// signed headers, so S3 refuses the request with another size or type.
+    pub async fn presign_upload(
+        &self,
+        bucket: &str,
+        key: &str,
+        content_type: &str,
+        bytes: u64,
+        expiry: std::time::Duration,
+    ) -> Result<PresignedUpload, ApiError> {
+        let config = PresigningConfig::expires_in(expiry).map_err(|e| internal("presign", e))?;
+        let length = i64::try_from(bytes).map_err(|e| internal("presign", e))?;
+        let request = self
+            .s3
+            .put_object()
+            .bucket(bucket)
+            .key(key)
+            .content_type(content_type)
+            .content_length(length)
+            .presigned(config)
+            .await
+            .map_err(|e| internal("presign", aws_sdk_s3::error::DisplayErrorContext(&e)))?;
+        Ok(PresignedUpload {
+            method: request.method().to_owned(),
+            url: request.uri().to_owned(),
+            headers: request
+                .headers()
+                .map(|(name, value)| (name.to_ascii_lowercase(), value.to_owned()))
+                .collect(),
+        })
     }
 
     pub async fn list(&self, query: &ListQuery) -> Result<Page, ApiError> {

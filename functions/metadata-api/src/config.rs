@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use crate::uploads::UploadsConfig;
+
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ApiConfigError {
     #[error("environment variable {name} is required but not set")]
@@ -17,6 +19,8 @@ pub enum ApiConfigError {
 /// Presigned links live 15 minutes unless configured; S3 allows at most 7 days.
 const DEFAULT_PRESIGN_SECONDS: u64 = 900;
 const MAX_PRESIGN_SECONDS: u64 = 7 * 24 * 3600;
+/// Where `POST /uploads` puts keys unless `UPLOAD_PREFIX` says otherwise.
+const DEFAULT_UPLOAD_PREFIX: &str = "uploads/";
 /// An HMAC key shorter than this is too easy to guess.
 const MIN_CURSOR_SECRET_BYTES: usize = 16;
 
@@ -33,6 +37,9 @@ pub struct ApiConfig {
     /// `API_CURSOR_SECRET`: the key that signs pagination cursors. Shared by every instance
     /// of the function, so a cursor from one instance is valid on the next.
     pub cursor_secret: Vec<u8>,
+    /// `POST /uploads`, when `UPLOADS_BUCKET` is set (the template sets it only together with
+    /// an authorizer); without it the route answers 404 and the API stays read-only.
+    pub uploads: Option<UploadsConfig>,
 }
 
 impl ApiConfig {
@@ -74,7 +81,25 @@ impl ApiConfig {
                 problem: "must be at least 16 bytes",
             });
         }
+        let uploads = match lookup("UPLOADS_BUCKET").filter(|b| !b.trim().is_empty()) {
+            None => None,
+            Some(bucket) => Some(UploadsConfig {
+                bucket,
+                prefix: lookup("UPLOAD_PREFIX").unwrap_or_else(|| DEFAULT_UPLOAD_PREFIX.to_owned()),
+                max_bytes: match lookup("IMGPIPE_MAX_BYTES") {
+                    None => imgpipe::config::DEFAULT_MAX_BYTES,
+                    Some(value) => value.trim().parse::<u64>().ok().filter(|n| *n > 0).ok_or(
+                        ApiConfigError::Invalid {
+                            name: "IMGPIPE_MAX_BYTES",
+                            value,
+                            problem: "expected a whole number of bytes above 0",
+                        },
+                    )?,
+                },
+            }),
+        };
         Ok(ApiConfig {
+            uploads,
             table: required("TABLE_NAME")?,
             derivatives_bucket: required("DERIVATIVES_BUCKET")?,
             expose_gps,
@@ -105,6 +130,7 @@ impl std::fmt::Debug for ApiConfig {
             .field("cors_origins", &self.cors_origins)
             .field("presign_expiry", &self.presign_expiry)
             .field("cursor_secret", &"(hidden)")
+            .field("uploads", &self.uploads)
             .finish()
     }
 }
@@ -163,5 +189,31 @@ mod tests {
             !err.to_string().contains("short"),
             "the secret is not echoed"
         );
+    }
+
+    #[test]
+    fn uploads_are_off_unless_a_bucket_is_named() {
+        assert_eq!(config(&[]).expect("valid").uploads, None);
+        let on = config(&[("UPLOADS_BUCKET", "up")]).expect("valid");
+        assert_eq!(
+            on.uploads,
+            Some(UploadsConfig {
+                bucket: "up".into(),
+                prefix: "uploads/".into(),
+                max_bytes: imgpipe::config::DEFAULT_MAX_BYTES,
+            })
+        );
+        let tuned = config(&[
+            ("UPLOADS_BUCKET", "up"),
+            ("UPLOAD_PREFIX", "inbox/"),
+            ("IMGPIPE_MAX_BYTES", "1000"),
+        ])
+        .expect("valid");
+        let uploads = tuned.uploads.expect("on");
+        assert_eq!(
+            (uploads.prefix.as_str(), uploads.max_bytes),
+            ("inbox/", 1000)
+        );
+        assert!(config(&[("UPLOADS_BUCKET", "up"), ("IMGPIPE_MAX_BYTES", "lots")]).is_err());
     }
 }

@@ -11,6 +11,10 @@ pub enum ApiError {
     BadParameter { parameter: String, message: String },
     #[error("{0}")]
     NotFound(String),
+    /// A 404 for an id the API issued an upload for, which the pipeline has not recorded yet:
+    /// worth polling again, unlike an unknown id.
+    #[error("{0}")]
+    Pending(String),
     #[error("method not allowed")]
     MethodNotAllowed,
     /// Details go to the log, never to the client.
@@ -38,9 +42,13 @@ impl IntoResponse for ApiError {
                 StatusCode::NOT_FOUND,
                 json!({"error": {"code": "not_found", "message": message}}),
             ),
+            ApiError::Pending(message) => (
+                StatusCode::NOT_FOUND,
+                json!({"error": {"code": "pending", "message": message}}),
+            ),
             ApiError::MethodNotAllowed => (
                 StatusCode::METHOD_NOT_ALLOWED,
-                json!({"error": {"code": "method_not_allowed", "message": "only GET is supported"}}),
+                json!({"error": {"code": "method_not_allowed", "message": "this route does not take that method (the API answers GET, and POST on /uploads)"}}),
             ),
             ApiError::Internal(detail) => {
                 tracing::error!(error = %detail, "request failed");

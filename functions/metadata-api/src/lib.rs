@@ -5,8 +5,10 @@ pub mod catalog;
 pub mod config;
 pub mod cursor;
 pub mod error;
+pub mod gallery;
 pub mod params;
 pub mod routes;
+pub mod uploads;
 
 pub use config::ApiConfig;
 pub use routes::{router, AppState};

@@ -3,19 +3,22 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use imgpipe::store::StoredImage;
 use serde_json::{json, Map, Value};
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
-use crate::catalog::Catalog;
+use crate::catalog::{Catalog, Lookup};
 use crate::config::ApiConfig;
 use crate::error::ApiError;
+use crate::gallery;
 use crate::params::ListQuery;
+use crate::uploads::{upload_key, UploadRequest};
 
 /// The OpenAPI document, kept beside the template and served as it is.
 pub const OPENAPI: &str = include_str!("../../../infra/openapi.json");
@@ -31,11 +34,15 @@ pub struct AppState {
 pub fn router(state: Arc<AppState>) -> Router {
     let cors = cors_layer(&state.config.cors_origins);
     let router = Router::new()
+        .route("/", get(gallery::index))
+        .route("/gallery.css", get(gallery::stylesheet))
+        .route("/gallery.js", get(gallery::script))
         .route("/health", get(health))
         .route("/openapi.json", get(openapi))
         .route("/images", get(list_images))
         .route("/images/{id}", get(get_image))
         .route("/images/{id}/variants/{name}", get(redirect_to_variant))
+        .route("/uploads", post(create_upload))
         .fallback(|| async { ApiError::NotFound("no such route".to_owned()) })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .with_state(state);
@@ -57,8 +64,9 @@ fn cors_layer(origins: &[String]) -> Option<CorsLayer> {
     Some(
         CorsLayer::new()
             .allow_origin(allow)
-            .allow_methods([Method::GET, Method::OPTIONS])
-            .allow_headers([header::CONTENT_TYPE]),
+            .allow_methods([Method::GET, Method::POST, Method::OPTIONS])
+            // Authorization: a deployment with an authorizer takes a bearer token.
+            .allow_headers([header::CONTENT_TYPE, header::AUTHORIZATION]),
     )
 }
 
@@ -120,11 +128,70 @@ fn truncate(text: &str) -> String {
 
 async fn find(state: &AppState, id: &str) -> Result<StoredImage, ApiError> {
     let id = checked_id(id)?;
+    match state.catalog.get(id).await? {
+        Lookup::Found(item) => Ok(*item),
+        Lookup::Pending => Err(ApiError::Pending(format!(
+            "image `{id}` was issued an upload but has not been processed yet"
+        ))),
+        Lookup::Missing => Err(ApiError::NotFound(format!("no image with id `{id}`"))),
+    }
+}
+
+/// `POST /uploads`: a presigned request to upload one file, under a key the server chooses,
+/// and the id its record will have.
+async fn create_upload(
+    State(state): State<Arc<AppState>>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let Some(uploads) = &state.config.uploads else {
+        return Err(ApiError::NotFound(
+            "uploads are not enabled on this deployment (it has no authorizer)".to_owned(),
+        ));
+    };
+    let request = UploadRequest::parse(&body, uploads.max_bytes)?;
+    let mut random = [0u8; 16];
+    getrandom::getrandom(&mut random).map_err(|e| ApiError::Internal(format!("random id: {e}")))?;
+    let now = time::OffsetDateTime::now_utc();
+    let key = upload_key(&uploads.prefix, now, &random, &request.filename);
+    let id = imgpipe::store::image_id(&uploads.bucket, &key);
+    let expiry = state.config.presign_expiry;
+    let expires_at = now + expiry;
+    let presigned = state
+        .catalog
+        .presign_upload(
+            &uploads.bucket,
+            &key,
+            &request.content_type,
+            request.bytes,
+            expiry,
+        )
+        .await?;
     state
         .catalog
-        .get(id)
-        .await?
-        .ok_or_else(|| ApiError::NotFound(format!("no image with id `{id}`")))
+        .put_pending(&id, &uploads.bucket, &key, expires_at)
+        .await?;
+    let expires_text = expires_at
+        .format(&time::format_description::well_known::Rfc3339)
+        .map_err(|e| ApiError::Internal(format!("expiry time: {e}")))?;
+    let body = json!({
+        "id": id,
+        "key": key,
+        "upload": {
+            "method": presigned.method,
+            "url": presigned.url,
+            "headers": presigned.headers,
+        },
+        "expires_at": expires_text,
+        "href": format!("/images/{id}"),
+    });
+    let location = HeaderValue::from_str(&format!("/images/{id}"))
+        .map_err(|e| ApiError::Internal(format!("location: {e}")))?;
+    Ok((
+        StatusCode::CREATED,
+        [(header::LOCATION, location)],
+        Json(body),
+    )
+        .into_response())
 }
 
 async fn get_image(

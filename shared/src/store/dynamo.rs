@@ -67,6 +67,19 @@ pub fn to_attributes(item: &StoredImage) -> Result<Item, serde_dynamo::Error> {
     serde_dynamo::aws_sdk_dynamodb_1::to_item(item)
 }
 
+/// Whether an item is the metadata API's marker of an upload it issued (`POST /uploads`) that
+/// the pipeline has not recorded yet: `status` is `pending` and the `sequencer` is empty, older
+/// than any event's, so the pipeline's conditional writes replace it.
+pub fn is_pending_marker(item: &Item) -> bool {
+    item.get("status")
+        .and_then(|s| s.as_s().ok())
+        .map(String::as_str)
+        == Some(PENDING_STATUS)
+}
+
+/// The `status` of a pending-upload marker.
+pub const PENDING_STATUS: &str = "pending";
+
 pub fn from_attributes(item: Item) -> Result<StoredImage, serde_dynamo::Error> {
     serde_dynamo::aws_sdk_dynamodb_1::from_item(item)
 }
@@ -138,9 +151,14 @@ impl ImageTable for DynamoImages {
             .send()
             .await
             .map_err(|e| self.error("GetItem", id, DisplayErrorContext(&e).to_string()))?;
-        response
-            .item
-            .map(|item| from_attributes(item).map_err(|e| self.error("GetItem", id, e.to_string())))
-            .transpose()
+        match response.item {
+            // The API's marker of an upload it issued is not a record yet (nothing to compare
+            // with or clean up after): as if absent, and the first event's write replaces it.
+            Some(item) if is_pending_marker(&item) => Ok(None),
+            Some(item) => from_attributes(item)
+                .map(Some)
+                .map_err(|e| self.error("GetItem", id, e.to_string())),
+            None => Ok(None),
+        }
     }
 }
