@@ -64,6 +64,11 @@ def main():
         print("no photos to upload", file=sys.stderr)
         return 1
 
+    # The gallery first: it is what a person opens, and it works before the demo photos are in.
+    print(f"The gallery: {api}/  (open it in a browser; drop photos on the page to upload them)")
+    print("The local cloud runs without authentication: anything on this machine that reaches "
+          f"{api} can list photos and upload.\n")
+
     started = utc_now()
     keys = []
     for photo in photos:
@@ -102,14 +107,17 @@ def main():
             print("  ".join("-" * w for w in widths))
     print(
         f"""
-The metadata API is at {api}:
+The gallery is at {api}/ (no sign-in locally). The metadata API is at {api}:
 
   curl -s '{api}/images?limit=5'
   curl -s '{api}/images/{done[keys[0]]['id']}'
   curl -si '{api}/images/{done[keys[0]]['id']}/variants/thumb'     # 302 to the variant
 
 Variants are in s3://{env['DERIVATIVES_BUCKET']}/<id>/<variant>.jpg, records in the
-DynamoDB table {env['TABLE_NAME']}. Upload more (AWS CLI, or any SDK pointed at the endpoint):
+DynamoDB table {env['TABLE_NAME']}. Upload more from the gallery, through the API's presigned
+uploads (`curl -s -X POST {api}/uploads -d '{{"filename": "a.jpg", "content_type": "image/jpeg",
+"bytes": 1234}}'`, then send the file as the answer says), or with the AWS CLI or any SDK pointed
+at the endpoint:
 
   set -a; source {args.state_dir}/local.env; set +a
   aws s3 cp my-photo.jpg s3://{env['UPLOADS_BUCKET']}/my-photo.jpg

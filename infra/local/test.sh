@@ -8,7 +8,7 @@ cd "$root"
 state="${IMGPIPE_TEST_STATE:-$root/.imgpipe/test}"
 
 "$root/infra/local/venv.sh"
-"$root/infra/local/build-tools.sh"
+"$root/infra/local/build-tools.sh" --browser
 
 echo "== template checks (make validate)"
 "$root/infra/validate.sh"
@@ -33,6 +33,9 @@ set +a
 echo "== tests"
 # The end-to-end tests share one queue; one at a time keeps their waits independent.
 cargo test --profile local --workspace -- --test-threads 1
+
+echo "== the gallery in a browser (headless Chromium; screenshots in $state/screenshots)"
+"$root/.venv/bin/python" "$root/tests/browser/gallery.py" --state-dir "$state"
 
 echo "== load (a short make load against the same cloud: mixed uploads, every outcome checked)"
 "$root/.venv/bin/python" "$root/infra/local/load.py" -n 40 --state-dir "$state"
