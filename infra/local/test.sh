@@ -37,5 +37,8 @@ cargo test --profile local --workspace -- --test-threads 1
 echo "== the gallery in a browser (headless Chromium; screenshots in $state/screenshots)"
 "$root/.venv/bin/python" "$root/tests/browser/gallery.py" --state-dir "$state"
 
+echo "== the API's OpenAPI document against the API (schemathesis, bounded, fixed seed)"
+"$root/tests/api-fuzz/run.sh" 100
+
 echo "== load (a short make load against the same cloud: mixed uploads, every outcome checked)"
 "$root/.venv/bin/python" "$root/infra/local/load.py" -n 40 --state-dir "$state"

@@ -151,6 +151,12 @@ impl Catalog {
                 Some(start_key(&query.index, position.key)?)
             }
         };
+        if query.is_empty_range() {
+            return Ok(Page {
+                items: Vec::new(),
+                next_cursor: None,
+            });
+        }
         let filtered = query.status.is_some() || query.prefix.is_some() || taken_filter(query);
         let mut items = Vec::new();
         let mut next = None;

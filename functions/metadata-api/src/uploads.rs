@@ -82,8 +82,7 @@ impl UploadRequest {
             ));
         }
         let bytes = match object.get("bytes") {
-            Some(number) => number
-                .as_u64()
+            Some(number) => whole_number(number)
                 .ok_or_else(|| ApiError::bad("bytes", "`bytes` must be a whole number of bytes"))?,
             None => return Err(ApiError::bad("bytes", "`bytes` is required")),
         };
@@ -99,6 +98,17 @@ impl UploadRequest {
             bytes,
         })
     }
+}
+
+/// A JSON number that is a whole number: `1234`, and `1234.0` too, which JSON Schema counts as
+/// an integer (clients serialising through floats send it).
+fn whole_number(value: &Value) -> Option<u64> {
+    if let Some(n) = value.as_u64() {
+        return Some(n);
+    }
+    let n = value.as_f64()?;
+    // Below 2^53 every whole f64 is exact; a size beyond that is refused by the limit anyway.
+    (n >= 0.0 && n.fract() == 0.0 && n < 9_007_199_254_740_992.0).then_some(n as u64)
 }
 
 /// `image/<subtype>` with a subtype of token characters (RFC 9110), nothing else: no
@@ -183,6 +193,8 @@ mod tests {
         assert_eq!(request.filename, "IMG_0042.JPG");
         assert_eq!(request.content_type, "image/heic");
         assert_eq!(request.bytes, 1000);
+        let float = parse(r#"{"filename": "a", "content_type": "image/png", "bytes": 12.0}"#);
+        assert_eq!(float.expect("a whole float is a whole number").bytes, 12);
     }
 
     #[test]
