@@ -9,10 +9,13 @@ environment (API_URL). Saves a screenshot of each step under <state>/screenshots
 """
 
 import argparse
+import http.server
 import json
 import os
 import sys
+import threading
 import time
+import urllib.error
 import urllib.parse
 import urllib.request
 from pathlib import Path
@@ -232,6 +235,85 @@ def phone_width(g):
     g.screenshot("phone")
 
 
+class Authorizer:
+    """A stand-in for API Gateway's JWT authorizer in front of the local API: the gallery's files
+    and /health are public; everything else is a 401 without `Authorization: Bearer <TOKEN>`,
+    and is passed through with it. (Checking the token's signature is API Gateway's job.)"""
+
+    TOKEN = "header.payload.signature"
+    PUBLIC = {"/", "/gallery.js", "/gallery.css", "/health", "/openapi.json"}
+
+    def __init__(self, api):
+        upstream = api
+        public, token = self.PUBLIC, self.TOKEN
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def relay(self, method):
+                path = self.path.split("?", 1)[0]
+                if path not in public and self.headers.get("Authorization") != f"Bearer {token}":
+                    self.answer(401, {"content-type": "application/json"}, b'{"message":"Unauthorized"}')
+                    return
+                length = int(self.headers.get("content-length") or 0)
+                body = self.rfile.read(length) if length else None
+                request = urllib.request.Request(upstream + self.path, data=body, method=method,
+                                                 headers={"content-type": self.headers.get("content-type", "")})
+                try:
+                    response = urllib.request.urlopen(request, timeout=20)
+                except urllib.error.HTTPError as e:
+                    response = e
+                self.answer(response.status, dict(response.headers.items()), response.read())
+
+            def answer(self, status, headers, data):
+                self.send_response(status)
+                for name, value in headers.items():
+                    if name.lower() not in ("transfer-encoding", "connection", "content-length", "date", "server"):
+                        self.send_header(name, value)
+                self.send_header("content-length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def do_GET(self):  # noqa: N802
+                self.relay("GET")
+
+            def do_POST(self):  # noqa: N802
+                self.relay("POST")
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+
+
+def sign_in(g):
+    """Behind an authorizer the page loads, says in words that it needs a token, offers the form,
+    and with a token shows the photos (thumbnails through presigned links, which need none)."""
+    authorizer = Authorizer(g.api)
+    try:
+        g.driver.get(authorizer.url + "/")
+        wait_until("the page to report the 401", lambda: g.js("return document.body.dataset.ready === 'true'"))
+        status = g.driver.find_element(By.ID, "status").text
+        check("requires sign-in" in status, f"without a token the page says why: {status!r}")
+        form = g.driver.find_element(By.ID, "sign-in")
+        check(form.is_displayed(), "…and offers the sign-in form")
+        g.screenshot("sign-in")
+        g.driver.find_element(By.ID, "token-input").send_keys(Authorizer.TOKEN)
+        g.driver.find_element(By.CSS_SELECTOR, "#sign-in button[type=submit]").click()
+        shown = wait_until("thumbnails after signing in", lambda: g.js(
+            "const i = [...document.querySelectorAll('#grid img.thumb')];"
+            "return i.length > 0 && i.every(x => x.complete && x.naturalWidth > 0) && i.length"))
+        check(shown > 0, f"with the token the grid shows {shown} thumbnails")
+        check(not form.is_displayed(), "the form is gone once the token is accepted")
+        g.screenshot("signed-in")
+    finally:
+        g.driver.execute_script("sessionStorage.clear()")
+        authorizer.close()
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--state-dir", default=str(ROOT / ".imgpipe" / "test"))
@@ -243,7 +325,7 @@ def main():
     shots.mkdir(parents=True, exist_ok=True)
     g = Gallery(api.rstrip("/"), shots)
     try:
-        for step in (upload_and_watch, filters, detail, paging, phone_width):
+        for step in (upload_and_watch, filters, detail, paging, sign_in, phone_width):
             print(f"== {step.__name__}")
             step(g)
     except Failure as e:

@@ -33,6 +33,7 @@ const els = {
   uploads: $('#uploads'), status: $('#status'), grid: $('#grid'), sentinel: $('#sentinel'),
   loadMore: $('#load-more'), detail: $('#detail'), detailTitle: $('#detail-title'),
   detailBody: $('#detail-body'), detailClose: $('#detail-close'),
+  signIn: $('#sign-in'), tokenInput: $('#token-input'),
 };
 
 // ---- Small helpers --------------------------------------------------------------------------
@@ -86,8 +87,10 @@ function formatBytes(n) {
  */
 async function api(path, init = {}) {
   let response;
+  const token = accessToken();
+  const auth = token ? { authorization: `Bearer ${token}` } : {};
   try {
-    response = await fetch(path, { ...init, headers: { accept: 'application/json', ...(init.headers || {}) } });
+    response = await fetch(path, { ...init, headers: { accept: 'application/json', ...auth, ...(init.headers || {}) } });
   } catch (err) {
     return { ok: false, status: 0, code: 'network', message: `network error (${err.message})` };
   }
@@ -98,9 +101,36 @@ async function api(path, init = {}) {
   if (response.ok && body && typeof body === 'object' && !error) return { ok: true, status: response.status, body };
   let message = isText(error?.message) ? error.message : `HTTP ${response.status} ${response.statusText}`.trim();
   if (!error && body === null) message = response.ok ? 'the server did not answer with JSON' : `${message} (not JSON)`;
-  // A deployment with an authorizer wants a bearer token, which this page does not send.
-  if (response.status === 401 || response.status === 403) message = `the API requires sign-in (HTTP ${response.status})`;
+  // A deployment with an authorizer wants a bearer token: offer the sign-in form.
+  if (response.status === 401 || response.status === 403) {
+    message = token ? `the API refused the access token (HTTP ${response.status})` : `the API requires sign-in (HTTP ${response.status})`;
+    els.signIn.hidden = false;
+  }
   return { ok: false, status: response.status, code: error?.code ?? null, message, parameter: error?.parameter };
+}
+
+// ---- Sign-in: a deployment with a JWT authorizer takes `Authorization: Bearer <token>` ---------
+
+const TOKEN_KEY = 'imgpipe-access-token';
+
+/** Where the token lives when sessionStorage is off (until the page reloads). */
+let tokenInMemory = '';
+
+/** The access token pasted into the sign-in form, kept for this browser tab only. */
+function accessToken() {
+  try { return sessionStorage.getItem(TOKEN_KEY) || tokenInMemory; } catch { return tokenInMemory; }
+}
+
+function saveToken(event) {
+  event.preventDefault();
+  const token = els.tokenInput.value.trim();
+  tokenInMemory = token;
+  try {
+    if (token) sessionStorage.setItem(TOKEN_KEY, token); else sessionStorage.removeItem(TOKEN_KEY);
+  } catch { /* storage off: the token lasts until the page reloads */ }
+  els.tokenInput.value = '';
+  els.signIn.hidden = Boolean(token); // cleared: keep the form for another try
+  resetGrid(grid.filters);
 }
 
 // ---- Status area: one line for the grid, one for uploads, so neither hides the other --------
@@ -239,6 +269,18 @@ async function loadPage() {
   if (grid.more && observer) { observer.unobserve(els.sentinel); observer.observe(els.sentinel); }
 }
 
+/** The listing's presigned thumbnail (works with a token, which an <img> cannot send), else the
+ * API's redirect to the `thumb` variant (records from before the listing had one). */
+function thumbnailSrc(item, id) {
+  return isText(item?.thumbnail?.url) ? item.thumbnail.url : variantPath(id, 'thumb');
+}
+
+/** The smallest variant of a full record, for an upload's card. */
+function smallestVariant(record) {
+  const variants = Array.isArray(record.variants) ? record.variants : [];
+  return variants.reduce((best, v) => (!best || (v.width * v.height) < (best.width * best.height) ? v : best), null);
+}
+
 function cellFor(item, id) {
   const status = String(item.status ?? 'unknown');
   const name = fileName(item.source_key, id);
@@ -251,7 +293,7 @@ function cellFor(item, id) {
     // `loading` before `src`, or some browsers start the download before they see it is lazy.
     const img = el('img', {
       class: 'thumb', loading: 'lazy', decoding: 'async', width: 200, height: 200,
-      alt: camera ? `${name}, ${camera}` : name, src: variantPath(id, 'thumb'),
+      alt: camera ? `${name}, ${camera}` : name, src: thumbnailSrc(item, id),
     });
     img.addEventListener('error', () => cell.classList.add('broken'), { once: true });
     cell.append(img, caption);
@@ -601,7 +643,7 @@ async function watchProcessing(id, card) {
       card.progress.remove();
       const name = card.node.dataset.name;
       card.node.insertBefore(el('a', { href: detailHash(id) },
-        el('img', { class: 'thumb', src: variantPath(id, 'thumb'), alt: name, width: 200, height: 200 })), card.state);
+        el('img', { class: 'thumb', src: isText(smallestVariant(record)?.url) ? smallestVariant(record).url : variantPath(id, 'thumb'), alt: name, width: 200, height: 200 })), card.state);
       card.set('processed', 'Processed');
       refreshEmptyGrid();
       return;
@@ -654,6 +696,7 @@ function start() {
   els.filters.addEventListener('submit', (event) => { event.preventDefault(); applyFilters(); });
   els.clear.addEventListener('click', () => { fillForm({}); applyFilters(); });
   els.loadMore.addEventListener('click', () => loadPage());
+  els.signIn.addEventListener('submit', saveToken);
   els.fileInput.addEventListener('change', () => { addFiles(els.fileInput.files); els.fileInput.value = ''; });
   els.detailClose.addEventListener('click', closeDetail);
   els.detail.addEventListener('click', (event) => { if (event.target === els.detail) closeDetail(); });

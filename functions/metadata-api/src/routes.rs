@@ -84,7 +84,12 @@ async fn list_images(
 ) -> Result<Json<Value>, ApiError> {
     let query = ListQuery::parse(&params)?;
     let page = state.catalog.list(&query).await?;
-    let items: Vec<Value> = page.items.iter().map(summary).collect();
+    let mut items = Vec::with_capacity(page.items.len());
+    for item in &page.items {
+        let mut entry = summary(item);
+        entry["thumbnail"] = thumbnail(&state, item).await?;
+        items.push(entry);
+    }
     Ok(Json(
         json!({ "items": items, "next_cursor": page.next_cursor }),
     ))
@@ -108,6 +113,30 @@ fn summary(item: &StoredImage) -> Value {
         "uploaded_at": item.uploaded_at,
         "href": format!("/images/{}", item.id),
     })
+}
+
+/// The smallest variant of a processed image, with a presigned link: what a grid shows. A link
+/// rather than the `/variants/{name}` redirect, because an `<img>` cannot send the bearer token a
+/// deployment with an authorizer requires. Presigning is local signing, no request to S3.
+async fn thumbnail(state: &AppState, item: &StoredImage) -> Result<Value, ApiError> {
+    let smallest = item
+        .record
+        .variants
+        .iter()
+        .min_by_key(|v| u64::from(v.width) * u64::from(v.height));
+    let Some(variant) = smallest else {
+        return Ok(Value::Null);
+    };
+    let url = state
+        .catalog
+        .presign(&variant.key, state.config.presign_expiry)
+        .await?;
+    Ok(json!({
+        "name": variant.name,
+        "url": url,
+        "width": variant.width,
+        "height": variant.height,
+    }))
 }
 
 /// Ids are 32 lower-case hex digits; anything else cannot name an image.
