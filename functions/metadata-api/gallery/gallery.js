@@ -481,7 +481,9 @@ function renderDetail(record, requestedId) {
   const list = el('ul', { class: 'variants' });
   for (const v of variants) {
     const size = [dimensions(v.width, v.height), v.format, formatBytes(v.bytes)].filter(Boolean).join(' · ');
-    list.append(el('li', {}, el('a', { href: isText(v.href) ? v.href : variantPath(id, v.name) }, String(v.name)), size ? ` — ${size}` : ''));
+    // The presigned link first: the `href` redirect needs the bearer token a link cannot carry.
+    const href = isText(v.url) ? v.url : isText(v.href) ? v.href : variantPath(id, v.name);
+    list.append(el('li', {}, el('a', { href }, String(v.name)), size ? ` — ${size}` : ''));
   }
   const side = el('div', {}, facts, el('h3', {}, 'Variants'), variants.length ? list : el('p', { class: 'variants' }, 'None'));
   if (camera) {

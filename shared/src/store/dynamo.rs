@@ -71,10 +71,12 @@ pub fn to_attributes(item: &StoredImage) -> Result<Item, serde_dynamo::Error> {
 /// the pipeline has not recorded yet: `status` is `pending` and the `sequencer` is empty, older
 /// than any event's, so the pipeline's conditional writes replace it.
 pub fn is_pending_marker(item: &Item) -> bool {
-    item.get("status")
-        .and_then(|s| s.as_s().ok())
-        .map(String::as_str)
-        == Some(PENDING_STATUS)
+    let text = |name: &str| {
+        item.get(name)
+            .and_then(|v| v.as_s().ok())
+            .map(String::as_str)
+    };
+    text("status") == Some(PENDING_STATUS) && text("sequencer") == Some("")
 }
 
 /// The `status` of a pending-upload marker.
@@ -122,7 +124,10 @@ impl ImageTable for DynamoImages {
                 "SET #status = :deleted, variants = :none, sequencer = :sequencer, \
                  source_bucket = :bucket, source_key = :key, event_time = :event_time, \
                  updated_at = :now, list_pk = :list_pk, \
-                 uploaded_at = if_not_exists(uploaded_at, :uploaded_at)",
+                 uploaded_at = if_not_exists(uploaded_at, :uploaded_at) \
+                 REMOVE expires_at_epoch",
+                // (A delete that lands on a pending-upload marker must not inherit its TTL: the
+                // deleted record is what keeps an older, redelivered create from coming back.)
             )
             .condition_expression(NEWER_OR_SAME)
             // `status` is a DynamoDB reserved word.
