@@ -812,3 +812,63 @@ fn tiled_planar_tiffs_decode_instead_of_panicking() {
     assert_eq!(r.code(), "unsupported_format", "{r}");
     assert!(r.to_string().contains("floating-point"), "{r}");
 }
+
+/// The fingerprints of a photo, as committed values: a change in any of them changes every
+/// stored record's meaning, so it must be a deliberate one (and the README's numbers redone).
+#[test]
+fn fingerprints_of_a_fixture_are_the_committed_values() {
+    let photo = processed("photos/Landscape_6.jpg", "v:800x800:inside:jpeg:82");
+    let f = &photo.fingerprints;
+    assert_eq!(f.phash, "7f3f4f606b222230", "perceptual hash");
+    assert_eq!(f.dominant_color, "#2e2e2f", "dominant colour");
+    assert_eq!(f.thumbhash, "HdcJFYJNPImvaJiKlYiGVsJAAh0V", "thumbhash");
+}
+
+/// Copies a person would call the same photo land near it; other photos far (the measured
+/// default search distance is 8 bits; see `imgpipe fingerprint-eval`).
+#[test]
+fn perceptual_hashes_keep_copies_near_and_other_photos_far() {
+    use image::codecs::jpeg::JpegEncoder;
+    use imgpipe::image::phash::distance;
+    let hash = |bytes: &[u8]| {
+        let image = process(bytes, &PipelineConfig::default()).expect("processed");
+        u64::from_str_radix(&image.fingerprints.phash, 16).expect("16 hex digits")
+    };
+    let original = fixture("photos/Landscape_6.jpg");
+    let upright = decode_variant(
+        &processed("photos/Landscape_6.jpg", "v:1800x1800:inside:jpeg:95"),
+        0,
+    );
+    let jpeg = |image: &image::RgbImage, quality: u8| {
+        let mut out = Vec::new();
+        image
+            .write_with_encoder(JpegEncoder::new_with_quality(&mut out, quality))
+            .expect("encode");
+        out
+    };
+    let (width, height) = upright.dimensions();
+    let half = image::imageops::resize(
+        &upright,
+        width / 2,
+        height / 2,
+        image::imageops::FilterType::Lanczos3,
+    );
+    let brighter = image::imageops::brighten(&upright, 26);
+    let near = hash(&original);
+    for (what, copy) in [
+        ("re-encoded at quality 60", jpeg(&upright, 60)),
+        ("downscaled by half", jpeg(&half, 90)),
+        ("10% brighter", jpeg(&brighter, 90)),
+    ] {
+        let d = distance(near, hash(&copy));
+        assert!(d <= 4, "{what}: {d} bits from the original");
+    }
+    for other in [
+        "photos/Portrait_8.jpg",
+        "cameras/DSCN0010.jpg",
+        "photos/fujifilm-dx10.jpg",
+    ] {
+        let d = distance(near, hash(&fixture(other)));
+        assert!(d > 12, "{other}: only {d} bits from Landscape_6");
+    }
+}

@@ -6,10 +6,12 @@ mod colour;
 mod decode;
 mod encode;
 mod error;
+pub mod fingerprint;
 pub mod geometry;
 mod heif;
 mod heif_memory;
 mod orientation_transform;
+pub mod phash;
 mod resize;
 mod sniff;
 mod tiff_header;
@@ -25,6 +27,7 @@ use crate::config::{OutputFormat, PipelineConfig, VariantSpec};
 use crate::metadata::{read_exif, read_exif_tiff, ExifFields, Gps};
 pub use colour::{ColourConversion, ColourSource};
 pub use error::Rejection;
+pub use fingerprint::Fingerprints;
 pub use sniff::{sniff, Sniffed, Supported};
 
 /// A photo turned into its variants.
@@ -42,6 +45,11 @@ pub struct ProcessedImage {
     /// Whether an embedded colour profile was converted to sRGB.
     pub converted_to_srgb: bool,
     pub variants: Vec<EncodedVariant>,
+    /// Placeholder, dominant colour and perceptual hash (see `fingerprint`).
+    pub fingerprints: Fingerprints,
+    /// The small upright sRGB copy the fingerprints were computed from (`imgpipe
+    /// fingerprint-eval` hashes it with other algorithms).
+    pub working_copy: DynamicImage,
     /// Where the time went, for `imgpipe bench` and the log.
     pub timings: Timings,
 }
@@ -55,6 +63,8 @@ pub struct Timings {
     pub colour_ms: f64,
     pub orient_ms: f64,
     pub encode_ms: f64,
+    /// The working copy and the fingerprints computed from it.
+    pub fingerprint_ms: f64,
 }
 
 /// Runs `work` and adds its duration to `total`.
@@ -190,6 +200,21 @@ fn process_unguarded(bytes: &[u8], config: &PipelineConfig) -> Result<ProcessedI
         });
     }
     let variants: Vec<EncodedVariant> = variants.into_iter().flatten().collect();
+    // From the smallest full-frame step (the steps shrink in order), else the decode itself
+    // (when every variant is a crop), finished like a variant: sRGB, upright.
+    let (working_copy, fingerprints) = timed(&mut timings.fingerprint_ms, || {
+        let from = steps.last().unwrap_or(&source);
+        let copy = fingerprint::working_copy(from, |copy| {
+            match copy {
+                DynamicImage::ImageRgb8(pixels) => colour.apply(pixels),
+                DynamicImage::ImageRgba8(pixels) => colour.apply(pixels),
+                _ => {}
+            }
+            copy.apply_orientation(orientation);
+        });
+        let fingerprints = fingerprint::compute(&copy);
+        (copy, fingerprints)
+    });
     Ok(ProcessedImage {
         format,
         width,
@@ -199,6 +224,8 @@ fn process_unguarded(bytes: &[u8], config: &PipelineConfig) -> Result<ProcessedI
         gps: exif.gps,
         converted_to_srgb: colour.converts(),
         variants,
+        fingerprints,
+        working_copy,
         timings,
     })
 }

@@ -54,9 +54,18 @@ pub struct ImageRecord {
     /// Size of the original. (Defaults: an item created by a delete has no original.)
     #[serde(default)]
     pub bytes: u64,
-    /// Hex SHA-256 of the original.
-    #[serde(default)]
+    /// Hex SHA-256 of the original; absent when the original was never read (refused by its
+    /// declared size), because it is the `by_sha256` index key, which may not be empty.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub sha256: String,
+    /// ThumbHash placeholder (base64), `#rrggbb` dominant colour and 64-bit perceptual hash (16
+    /// hex digits) of a processed photo (`image::fingerprint`); null otherwise.
+    #[serde(default)]
+    pub thumbhash: Option<String>,
+    #[serde(default)]
+    pub dominant_color: Option<String>,
+    #[serde(default)]
+    pub phash: Option<String>,
     pub exif: Option<ExifFields>,
     pub gps: Option<Gps>,
     #[serde(default)]
@@ -81,6 +90,9 @@ impl ImageRecord {
             orientation: Some(image.orientation),
             bytes: original.len() as u64,
             sha256: sha256_hex(original),
+            thumbhash: Some(image.fingerprints.thumbhash.clone()),
+            dominant_color: Some(image.fingerprints.dominant_color.clone()),
+            phash: Some(image.fingerprints.phash.clone()),
             exif: image.exif.clone(),
             gps: image.gps.clone(),
             variants,
@@ -109,6 +121,9 @@ impl ImageRecord {
             } else {
                 sha256_hex(original)
             },
+            thumbhash: None,
+            dominant_color: None,
+            phash: None,
             exif: None,
             gps: None,
             variants: Vec::new(),

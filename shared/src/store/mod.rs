@@ -343,6 +343,9 @@ mod tests {
                 orientation: Some(6),
                 bytes: 1234,
                 sha256: "ff".into(),
+                thumbhash: Some("1QcSHQRnh493V4dIh4eXh1h4kJUI".into()),
+                dominant_color: Some("#3a5f8c".into()),
+                phash: Some("c3d2a1b0f0e1d2c3".into()),
                 exif: Some(crate::metadata::ExifFields {
                     f_number: Some(2.8),
                     iso: Some(100),

@@ -52,6 +52,7 @@ pub fn run(files: &[PathBuf], reps: usize, config: &PipelineConfig) -> std::io::
                 "resize_ms": phase(|t| t.resize_ms),
                 "colour_ms": phase(|t| t.colour_ms),
                 "encode_ms": phase(|t| t.encode_ms),
+                "fingerprint_ms": phase(|t| t.fingerprint_ms),
                 "exif_ms": phase(|t| t.exif_ms),
             })
         )?;

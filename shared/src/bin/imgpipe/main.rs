@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 mod bench;
+mod fingerprint_eval;
 mod names;
 
 use clap::{Parser, Subcommand};
@@ -56,6 +57,14 @@ enum Command {
     /// Time the function's image path on photos: one JSON line per file (median and minimum
     /// of --reps runs, with the time per phase), then the process's peak RSS. One thread.
     Bench(BenchArgs),
+    /// Measure the perceptual hash candidates: for each photo, hash distances to its changed
+    /// copies (JPEG q95 and q60, 50% downscale, 5% crop, ±10% brightness, PNG, WebP), and
+    /// between different photos, per algorithm, with the share found at several thresholds.
+    FingerprintEval {
+        /// Photos (at least two; different pictures).
+        #[arg(required = true, num_args = 2.., value_name = "FILE")]
+        files: Vec<PathBuf>,
+    },
 }
 
 /// Measure the function's image path on photos (see `bench.rs`).
@@ -137,6 +146,17 @@ fn main() -> ExitCode {
                 Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
                 Err(e) => {
                     eprintln!("imgpipe bench: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Command::FingerprintEval { files } => {
+            // The built-in variants, so the hashes are those a default deployment records.
+            match fingerprint_eval::run(&files, &PipelineConfig::default()) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("imgpipe fingerprint-eval: {e}");
                     ExitCode::FAILURE
                 }
             }
