@@ -72,7 +72,9 @@ def main():
     check("table indexes and their keys agree", template_indexes == sorted(resources.INDEXES),
           f"template {template_indexes} vs local {sorted(resources.INDEXES)}")
     check("table key is id", [k["AttributeName"] for k in table["KeySchema"]] == ["id"])
-    check("index projections are ALL", all(g["Projection"]["ProjectionType"] == "ALL" for g in table["GlobalSecondaryIndexes"]))
+    template_projections = {g["IndexName"]: g["Projection"] for g in table["GlobalSecondaryIndexes"]}
+    check("index projections agree", template_projections == resources.PROJECTIONS,
+          f"template {template_projections} vs local {resources.PROJECTIONS}")
     check("table is on demand", table.get("BillingMode") == "PAY_PER_REQUEST")
 
     redrive = props["EventsQueue"]["RedrivePolicy"]["maxReceiveCount"]

@@ -18,7 +18,14 @@ INDEXES = [
     ("by_upload", "list_pk", "uploaded_at"),
     ("by_camera", "camera", "uploaded_at"),
     ("by_taken", "list_pk", "taken_at"),
-]
+    ("by_sha256", "sha256", "uploaded_at"),
+] + [(f"by_phash_b{band}", f"phash_b{band}", "uploaded_at") for band in range(5)]
+# What each index holds beyond its keys: everything, but for the perceptual-hash bands, which a
+# similar-photo search reads only to check the full distance.
+PROJECTIONS = {name: {"ProjectionType": "ALL"} for name, _, _ in INDEXES} | {
+    f"by_phash_b{band}": {"ProjectionType": "INCLUDE", "NonKeyAttributes": ["phash", "status"]}
+    for band in range(5)
+}
 
 UPLOAD_CORS = {
     "CORSRules": [
@@ -85,7 +92,7 @@ def create_all(endpoint, region, visibility_timeout):
                     {"AttributeName": pk, "KeyType": "HASH"},
                     {"AttributeName": sk, "KeyType": "RANGE"},
                 ],
-                "Projection": {"ProjectionType": "ALL"},
+                "Projection": PROJECTIONS[name],
             }
             for name, pk, sk in INDEXES
         ],

@@ -511,6 +511,7 @@ async fn the_openapi_document_matches_the_routes() {
         "/images",
         "/images/{id}",
         "/images/{id}/variants/{name}",
+        "/images/{id}/similar",
         "/uploads",
     ]
     .into();
@@ -985,4 +986,124 @@ async fn the_gallery_is_served_from_the_binary_with_a_strict_content_policy() {
             "{path}"
         );
     }
+}
+
+/// Duplicates end to end: a photo, a copy of it as a sharing service would make one (upright,
+/// half the size, re-encoded at quality 60, no EXIF), its exact bytes under another key, and
+/// unrelated photos. `similar` finds both copies and none of the others, `sha256` the exact one;
+/// a deleted copy is gone from both.
+#[tokio::test]
+async fn duplicates_are_found_by_sha256_and_by_similarity_until_deleted() {
+    let cloud = Cloud::from_env().await;
+    let prefix = format!("{}/", unique("dupes"));
+    let original = fixture("photos/Landscape_6.jpg");
+    let shared = {
+        let config = imgpipe::config::PipelineConfig {
+            variants: imgpipe::config::parse_variants("copy:900x900:inside:jpeg:60").expect("spec"),
+            ..Default::default()
+        };
+        let copy = imgpipe::image::process(&original, &config).expect("processed");
+        copy.variants[0].data.clone()
+    };
+    let uploads = [
+        ("original.jpg", original.clone()),
+        ("shared-copy.jpg", shared),
+        ("exact-copy.jpg", original.clone()),
+        ("portrait.jpg", fixture("photos/Portrait_8.jpg")),
+        ("village.jpg", fixture("cameras/DSCN0010.jpg")),
+        ("fuji.jpg", fixture("photos/fujifilm-dx10.jpg")),
+    ];
+    let mut ids = BTreeMap::new();
+    for (name, bytes) in uploads.clone() {
+        cloud.upload(&format!("{prefix}{name}"), bytes).await;
+    }
+    for (name, _) in &uploads {
+        let item = cloud
+            .wait_for_item(&format!("{prefix}{name}"), |i| {
+                i.record.status != Status::Deleted
+            })
+            .await;
+        assert_eq!(item.record.status, Status::Processed, "{name}");
+        ids.insert(*name, item.id);
+    }
+    let app = api_with(|_| {}).await;
+    let similar_ids = |reply: &Reply| -> HashSet<String> {
+        reply.json["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .map(|i| i["id"].as_str().expect("id").to_owned())
+            .collect()
+    };
+    let similar = get(&app, &format!("/images/{}/similar", ids["original.jpg"])).await;
+    assert_eq!(similar.status, StatusCode::OK, "{}", similar.json);
+    let found = similar_ids(&similar);
+    for copy in ["shared-copy.jpg", "exact-copy.jpg"] {
+        assert!(
+            found.contains(&ids[copy]),
+            "{copy} not found: {}",
+            similar.json
+        );
+    }
+    for other in ["portrait.jpg", "village.jpg", "fuji.jpg"] {
+        assert!(
+            !found.contains(&ids[other]),
+            "{other} listed as similar: {}",
+            similar.json
+        );
+    }
+    assert!(
+        !found.contains(&ids["original.jpg"]),
+        "a photo is not similar to itself"
+    );
+    let distances: Vec<u64> = similar.json["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|i| i["distance"].as_u64().expect("distance"))
+        .collect();
+    assert!(
+        distances.windows(2).all(|w| w[0] <= w[1]),
+        "nearest first: {distances:?}"
+    );
+
+    let sha256 = imgpipe::metadata::record::sha256_hex(&original);
+    let exact = format!("/images?sha256={sha256}&prefix={}", encode(&prefix));
+    let both: HashSet<String> = keys_of(&get(&app, &exact).await).into_iter().collect();
+    let expected: HashSet<String> = ["original.jpg", "exact-copy.jpg"]
+        .iter()
+        .map(|n| format!("{prefix}{n}"))
+        .collect();
+    assert_eq!(both, expected);
+
+    // Delete the exact copy: gone from both searches.
+    cloud
+        .s3
+        .delete_object()
+        .bucket(&cloud.uploads)
+        .key(format!("{prefix}exact-copy.jpg"))
+        .send()
+        .await
+        .expect("DeleteObject");
+    cloud
+        .wait_for_item(&format!("{prefix}exact-copy.jpg"), |i| {
+            i.record.status == Status::Deleted
+        })
+        .await;
+    let after = similar_ids(&get(&app, &format!("/images/{}/similar", ids["original.jpg"])).await);
+    assert!(
+        !after.contains(&ids["exact-copy.jpg"]),
+        "a deleted photo is never a duplicate"
+    );
+    assert!(after.contains(&ids["shared-copy.jpg"]));
+    assert_eq!(
+        keys_of(&get(&app, &exact).await),
+        vec![format!("{prefix}original.jpg")]
+    );
+    // A deleted photo has no hash to compare.
+    assert_error(
+        &get(&app, &format!("/images/{}/similar", ids["exact-copy.jpg"])).await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+    );
 }

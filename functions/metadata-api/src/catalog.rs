@@ -157,7 +157,10 @@ impl Catalog {
                 next_cursor: None,
             });
         }
-        let filtered = query.status.is_some() || query.prefix.is_some() || taken_filter(query);
+        let filtered = query.status.is_some()
+            || query.prefix.is_some()
+            || taken_filter(query)
+            || matches!(query.index, Index::BySha256(_));
         let mut items = Vec::new();
         let mut next = None;
         for _ in 0..MAX_PAGES_PER_REQUEST {
@@ -249,6 +252,22 @@ impl Catalog {
                 request
                     .key_condition_expression("camera = :camera")
                     .expression_attribute_values(":camera", s(camera))
+            }
+            Index::BySha256(hash) => {
+                if let Some(range) = taken_range {
+                    filters.push(range.to_owned());
+                }
+                if let Some(camera) = &query.camera {
+                    filters.push("camera = :camera".to_owned());
+                    request = request.expression_attribute_values(":camera", s(camera));
+                }
+                // Duplicates are processed photos only: a rejected or deleted upload is none.
+                filters.push("#status = :processed".to_owned());
+                request
+                    .key_condition_expression("sha256 = :sha256")
+                    .expression_attribute_values(":sha256", s(hash))
+                    .expression_attribute_names("#status", "status")
+                    .expression_attribute_values(":processed", s("processed"))
             }
         };
         if let Some(status) = &query.status {

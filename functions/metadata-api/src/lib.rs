@@ -8,6 +8,7 @@ pub mod error;
 pub mod gallery;
 pub mod params;
 pub mod routes;
+pub mod similar;
 pub mod uploads;
 
 pub use config::ApiConfig;

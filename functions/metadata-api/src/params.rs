@@ -11,7 +11,8 @@ use crate::error::ApiError;
 
 pub const DEFAULT_LIMIT: usize = 25;
 pub const MAX_LIMIT: usize = 100;
-const KNOWN: [&str; 7] = [
+const KNOWN: [&str; 8] = [
+    "sha256",
     "status",
     "camera",
     "taken_from",
@@ -32,6 +33,8 @@ pub enum Index {
     ByCamera(String),
     /// A taken-at range, most recent shot first.
     ByTaken,
+    /// The processed uploads with these exact bytes (hex SHA-256), newest first.
+    BySha256(String),
 }
 
 impl Index {
@@ -40,6 +43,7 @@ impl Index {
             Index::ByUpload => "by_upload",
             Index::ByCamera(_) => "by_camera",
             Index::ByTaken => "by_taken",
+            Index::BySha256(_) => "by_sha256",
         }
     }
 
@@ -49,6 +53,7 @@ impl Index {
             Index::ByUpload => ["id", "list_pk", "uploaded_at"],
             Index::ByCamera(_) => ["id", "camera", "uploaded_at"],
             Index::ByTaken => ["id", "list_pk", "taken_at"],
+            Index::BySha256(_) => ["id", "sha256", "uploaded_at"],
         }
     }
 }
@@ -58,6 +63,8 @@ impl Index {
 pub struct ListQuery {
     pub index: Index,
     pub status: Option<String>,
+    /// A camera to filter by when another index serves the listing (`sha256`).
+    pub camera: Option<String>,
     pub prefix: Option<String>,
     /// Inclusive bounds on the EXIF taken-at (camera-local wall time, as EXIF records it).
     pub taken_from: Option<String>,
@@ -110,14 +117,26 @@ impl ListQuery {
         let taken_from = text("taken_from")?.map(|v| lower_bound(&v)).transpose()?;
         let taken_to = text("taken_to")?.map(|v| upper_bound(&v)).transpose()?;
         let camera = text("camera")?;
-        let index = match camera {
-            Some(camera) => Index::ByCamera(camera),
-            None if taken_from.is_some() || taken_to.is_some() => Index::ByTaken,
-            None => Index::ByUpload,
+        let sha256 = text("sha256")?
+            .map(|hash| {
+                let hash = hash.to_ascii_lowercase();
+                let hex = hash.len() == 64 && hash.bytes().all(|b| b.is_ascii_hexdigit());
+                hex.then_some(hash).ok_or_else(|| {
+                    ApiError::bad("sha256", "`sha256` must be 64 hexadecimal digits")
+                })
+            })
+            .transpose()?;
+        // An exact hash names few items: its index serves the listing, other filters filter.
+        let (index, camera) = match (sha256, camera) {
+            (Some(hash), camera) => (Index::BySha256(hash), camera),
+            (None, Some(camera)) => (Index::ByCamera(camera), None),
+            (None, None) if taken_from.is_some() || taken_to.is_some() => (Index::ByTaken, None),
+            (None, None) => (Index::ByUpload, None),
         };
         Ok(ListQuery {
             index,
             status,
+            camera,
             prefix: text("prefix")?,
             taken_from,
             taken_to,
@@ -134,13 +153,15 @@ impl ListQuery {
 
     /// Identifies the query (index, key and filters, not limit or cursor) inside its cursors.
     pub fn fingerprint(&self) -> String {
-        let camera = match &self.index {
+        let key = match &self.index {
             Index::ByCamera(c) => c.as_str(),
+            Index::BySha256(hash) => hash.as_str(),
             _ => "",
         };
         let parts = [
             self.index.name(),
-            camera,
+            key,
+            self.camera.as_deref().unwrap_or(""),
             self.status.as_deref().unwrap_or(""),
             self.prefix.as_deref().unwrap_or(""),
             self.taken_from.as_deref().unwrap_or(""),

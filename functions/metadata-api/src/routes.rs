@@ -18,13 +18,22 @@ use crate::config::ApiConfig;
 use crate::error::ApiError;
 use crate::gallery;
 use crate::params::ListQuery;
+use crate::similar::SimilarQuery;
 use crate::uploads::{upload_key, UploadRequest};
 
 /// The OpenAPI document, kept beside the template and served as it is.
 pub const OPENAPI: &str = include_str!("../../../infra/openapi.json");
 
-/// Item attributes that only the pipeline needs.
-const INTERNAL_ATTRIBUTES: [&str; 2] = ["list_pk", "sequencer"];
+/// Item attributes that only the pipeline and the indexes need.
+const INTERNAL_ATTRIBUTES: [&str; 7] = [
+    "list_pk",
+    "sequencer",
+    "phash_b0",
+    "phash_b1",
+    "phash_b2",
+    "phash_b3",
+    "phash_b4",
+];
 
 pub struct AppState {
     pub config: ApiConfig,
@@ -42,6 +51,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/images", get(list_images))
         .route("/images/{id}", get(get_image))
         .route("/images/{id}/variants/{name}", get(redirect_to_variant))
+        .route("/images/{id}/similar", get(similar_images))
         .route("/uploads", post(create_upload))
         .fallback(|| async { ApiError::NotFound("no such route".to_owned()) })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
@@ -111,8 +121,47 @@ fn summary(item: &StoredImage) -> Value {
         },
         "taken_at": item.taken_at,
         "uploaded_at": item.uploaded_at,
+        "thumbhash": item.record.thumbhash,
+        "dominant_color": item.record.dominant_color,
+        "phash": item.record.phash,
         "href": format!("/images/{}", item.id),
     })
+}
+
+/// `GET /images/{id}/similar`: photos whose perceptual hash is near this one's.
+async fn similar_images(
+    State(state): State<Arc<AppState>>,
+    Path(id): Path<String>,
+    Query(params): Query<HashMap<String, String>>,
+) -> Result<Json<Value>, ApiError> {
+    let query = SimilarQuery::parse(&params)?;
+    let photo = find(&state, &id).await?;
+    // Rejected photos never had a hash; a delete removes it.
+    let Some(hash) = photo
+        .record
+        .phash
+        .as_deref()
+        .and_then(|h| u64::from_str_radix(h, 16).ok())
+    else {
+        return Err(ApiError::NotFound(format!(
+            "image `{}` has no perceptual hash: only processed photos are compared",
+            photo.id
+        )));
+    };
+    let page = state.catalog.similar(&photo, hash, &query).await?;
+    tracing::info!(id = %photo.id, queries = page.queries, found = page.items.len(), "similar photos");
+    let mut items = Vec::with_capacity(page.items.len());
+    for (distance, item) in &page.items {
+        let mut entry = summary(item);
+        entry["thumbnail"] = thumbnail(&state, item).await?;
+        entry["distance"] = json!(distance);
+        items.push(entry);
+    }
+    Ok(Json(json!({
+        "items": items,
+        "next_cursor": page.next_cursor,
+        "max_distance": query.max_distance,
+    })))
 }
 
 /// The smallest variant of a processed image, with a presigned link: what a grid shows. A link

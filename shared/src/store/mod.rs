@@ -4,6 +4,7 @@
 pub mod clients;
 pub mod dynamo;
 pub mod s3;
+pub mod similar;
 
 use std::future::Future;
 
@@ -133,6 +134,9 @@ pub struct StoredImage {
     /// The EXIF taken-at, the `by_taken` index key; absent when unknown.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub taken_at: Option<String>,
+    /// The perceptual hash in bands, the keys of the similar-photo indexes (`similar`).
+    #[serde(flatten)]
+    pub bands: similar::PhashBands,
     #[serde(flatten)]
     pub record: ImageRecord,
 }
@@ -175,6 +179,7 @@ impl StoredImage {
             list_pk: LIST_PARTITION.to_owned(),
             camera,
             taken_at: exif.and_then(|e| e.taken_at.clone()),
+            bands: similar::PhashBands::of(record.phash.as_deref()),
             record,
         }
     }
@@ -332,6 +337,7 @@ mod tests {
             uploaded_at: "2026-11-26T00:00:00.000Z".into(),
             camera: None,
             taken_at: Some("2008-05-30T15:56:01".into()),
+            bands: similar::PhashBands::of(Some("c3d2a1b0f0e1d2c3")),
             record: ImageRecord {
                 status: Status::Processed,
                 reason: None,
