@@ -163,6 +163,14 @@ def upload_and_watch(g):
     check("corrupt" in corrupt["reason"].lower(), f"its card shows the reason: {corrupt['reason']!r}")
 
 
+def placeholders(g):
+    """Every processed cell carries its ThumbHash, drawn as the cell's background."""
+    g.open("/?status=processed")
+    marked = g.js("""return [...document.querySelectorAll('#grid .cell[data-status=processed]')]
+        .map(c => c.dataset.placeholder === 'thumbhash' && c.style.backgroundImage.startsWith('url("data:image/png'))""")
+    check(marked and all(marked), f"processed cells show their ThumbHash placeholder ({sum(marked)} of {len(marked)})")
+
+
 def filters(g):
     # Status: only rejected cells, the corrupt upload among them.
     g.open("/?status=rejected")
@@ -209,6 +217,12 @@ def detail(g):
     large = g.js("const i = document.querySelector('#detail img'); return [i.naturalWidth, i.naturalHeight]")
     variant = next(v for v in record["variants"] if v["name"] == "large")
     check(large == [variant["width"], variant["height"]], f"the detail shows the large variant ({large})")
+    # The same photo was uploaded more than once (by this suite): its copies are "similar".
+    copies = wait_until("the similar photos", lambda: g.js(
+        "return [...document.querySelectorAll('#detail .similar-list a.similar-item')].map(a => a.dataset.id)"))
+    expected = {i["id"] for i in api_json(g.api, f"/images/{item['id']}/similar?limit=12")["items"]}
+    check(set(copies) == expected and item["id"] not in copies,
+          f"the detail lists the API's similar photos ({len(copies)}), not itself")
     g.screenshot("detail")
     g.driver.find_element(By.TAG_NAME, "body").send_keys(Keys.ESCAPE)
     wait_until("the detail to close", lambda: g.js("return document.getElementById('detail').hidden"))
@@ -325,7 +339,7 @@ def main():
     shots.mkdir(parents=True, exist_ok=True)
     g = Gallery(api.rstrip("/"), shots)
     try:
-        for step in (upload_and_watch, filters, detail, paging, sign_in, phone_width):
+        for step in (upload_and_watch, placeholders, filters, detail, paging, sign_in, phone_width):
             print(f"== {step.__name__}")
             step(g)
     except Failure as e:

@@ -133,6 +133,93 @@ function saveToken(event) {
   resetGrid(grid.filters);
 }
 
+// ---- Placeholders: a record's ThumbHash, drawn while the thumbnail loads --------------------
+
+/**
+ * Renders a ThumbHash (the format of Evan Wallace's ThumbHash, which the pipeline writes as base64)
+ * as a PNG data URL, or returns null when the text is not one. A ThumbHash is a few DCT
+ * coefficients of the photo in a luminance/chroma space (L, P, Q, and A when it has alpha): a
+ * 5-byte header (DC terms, scales, the L grid size), one more for alpha, then 4-bit AC terms in a
+ * triangle per channel. The image is their inverse DCT at about 32 pixels a side.
+ */
+function thumbHashURL(text) {
+  let bytes;
+  try { bytes = Uint8Array.from(atob(text), (c) => c.charCodeAt(0)); } catch { return null; }
+  if (bytes.length < 5) return null;
+  const h24 = bytes[0] | (bytes[1] << 8) | (bytes[2] << 16);
+  const h16 = bytes[3] | (bytes[4] << 8);
+  const hasAlpha = (h24 >> 23) & 1;
+  const landscape = (h16 >> 15) & 1;
+  const lMax = hasAlpha ? 5 : 7;
+  const lx = Math.max(3, landscape ? lMax : h16 & 7);
+  const ly = Math.max(3, landscape ? h16 & 7 : lMax);
+  const dc = { l: (h24 & 63) / 63, p: ((h24 >> 6) & 63) / 31.5 - 1, q: ((h24 >> 12) & 63) / 31.5 - 1, a: 1 };
+  const scale = { l: ((h24 >> 18) & 31) / 31, p: ((h16 >> 3) & 63) / 63, q: ((h16 >> 9) & 63) / 63, a: 1 };
+  let at = 5;
+  if (hasAlpha) {
+    if (bytes.length < 6) return null;
+    dc.a = (bytes[5] & 15) / 15;
+    scale.a = (bytes[5] >> 4) / 15;
+    at = 6;
+  }
+  // AC terms: nibbles, low half first, in the triangle cx·ny < nx·(ny − cy) without the DC term.
+  let nibble = 0;
+  const nextNibble = () => {
+    const byte = bytes[at + (nibble >> 1)];
+    const value = nibble & 1 ? byte >> 4 : byte & 15;
+    nibble += 1;
+    return value;
+  };
+  const triangle = (nx, ny) => {
+    const cells = [];
+    for (let cy = 0; cy < ny; cy++) for (let cx = cy ? 0 : 1; cx * ny < nx * (ny - cy); cx++) cells.push([cx, cy]);
+    return cells;
+  };
+  const channel = (nx, ny, factor) => triangle(nx, ny).map(([cx, cy]) => [cx, cy, (nextNibble() / 7.5 - 1) * factor]);
+  // Chroma is stored 1.25x weaker to survive quantisation; the decoder gives it back.
+  const ac = { l: channel(lx, ly, scale.l), p: channel(3, 3, scale.p * 1.25), q: channel(3, 3, scale.q * 1.25) };
+  if (hasAlpha) ac.a = channel(5, 5, scale.a);
+  if (at + (nibble >> 1) > bytes.length) return null; // too short for its own header
+  // The aspect ratio comes from the grid size as stored (before the minimum of 3).
+  const ratio = landscape ? lMax / ((h16 & 7) || lMax) : ((h16 & 7) || lMax) / lMax;
+  const w = ratio > 1 ? 32 : Math.round(32 * ratio);
+  const h = ratio > 1 ? Math.round(32 / ratio) : 32;
+  const canvas = document.createElement('canvas');
+  canvas.width = w; canvas.height = h;
+  const context = canvas.getContext('2d');
+  if (!context) return null;
+  const image = context.createImageData(w, h);
+  const sum = (terms, x, y) => terms.reduce((total, [cx, cy, v]) =>
+    total + v * Math.cos(Math.PI / w * (x + 0.5) * cx) * Math.cos(Math.PI / h * (y + 0.5) * cy) * 2, 0);
+  for (let y = 0, i = 0; y < h; y++) {
+    for (let x = 0; x < w; x++, i += 4) {
+      const l = dc.l + sum(ac.l, x, y);
+      const p = dc.p + sum(ac.p, x, y);
+      const q = dc.q + sum(ac.q, x, y);
+      const a = hasAlpha ? dc.a + sum(ac.a, x, y) : 1;
+      const b = l - (2 / 3) * p;
+      const r = (3 * l - b + q) / 2;
+      const clamp = (v) => Math.max(0, Math.min(255, Math.round(v * 255)));
+      image.data.set([clamp(r), clamp(r - q), clamp(b), clamp(a)], i);
+    }
+  }
+  context.putImageData(image, 0, 0);
+  return canvas.toDataURL();
+}
+
+/** The placeholder behind a cell or card: the ThumbHash drawn, else the dominant colour. */
+function placeholder(node, item) {
+  if (/^#[0-9a-f]{6}$/i.test(item?.dominant_color ?? '')) node.style.backgroundColor = item.dominant_color;
+  if (isText(item?.thumbhash)) {
+    const url = thumbHashURL(item.thumbhash);
+    if (url) {
+      node.style.backgroundImage = `url("${url}")`;
+      node.style.backgroundSize = 'cover';
+      node.dataset.placeholder = 'thumbhash';
+    }
+  }
+}
+
 // ---- Status area: one line for the grid, one for uploads, so neither hides the other --------
 
 function showStatus(owner, text, { error = false, retry = null } = {}) {
@@ -286,8 +373,8 @@ function cellFor(item, id) {
   const name = fileName(item.source_key, id);
   const camera = cameraName(item.camera);
   const cell = el('a', { class: 'cell', href: detailHash(id), 'data-id': id, 'data-status': status, title: name });
-  // The placeholder keeps the cell's colour until the thumbnail lands.
-  if (/^#[0-9a-f]{6}$/i.test(item.dominant_color ?? '')) cell.style.backgroundColor = item.dominant_color;
+  // The placeholder holds the cell until the thumbnail lands.
+  placeholder(cell, item);
   const caption = el('span', { class: 'caption' }, name);
   if (status === 'processed') {
     // `loading` before `src`, or some browsers start the download before they see it is lazy.
@@ -496,7 +583,36 @@ function renderDetail(record, requestedId) {
     });
     side.append(el('p', {}, filter));
   }
+  const similar = el('section', { class: 'similar', 'aria-label': 'Similar photos' });
+  side.append(similar);
   els.detailBody.replaceChildren(visual, side);
+  if (record.status === 'processed' && isText(record.phash)) showSimilar(id, similar);
+}
+
+/** "Similar photos" in the detail view: near copies of this one, nearest first. */
+async function showSimilar(id, section) {
+  const generation = detail.generation;
+  section.replaceChildren(el('h3', {}, 'Similar photos'), el('p', {}, 'Looking…'));
+  const result = await api(`/images/${encodeURIComponent(id)}/similar?limit=12`);
+  if (generation !== detail.generation) return;
+  if (!result.ok) {
+    section.replaceChildren(el('h3', {}, 'Similar photos'), el('p', { class: 'reason' }, `Could not search: ${result.message}`));
+    return;
+  }
+  const items = Array.isArray(result.body.items) ? result.body.items : [];
+  const list = el('ul', { class: 'similar-list' });
+  for (const item of items) {
+    if (!item || item.id == null) continue;
+    const otherId = String(item.id);
+    const name = fileName(item.source_key, otherId);
+    const thumb = el('img', { class: 'thumb', src: thumbnailSrc(item, otherId), alt: name, width: 80, height: 80, loading: 'lazy' });
+    placeholder(thumb, item);
+    const link = el('a', { href: detailHash(otherId), class: 'similar-item', 'data-id': otherId, title: `${name}: ${item.distance} bits apart` },
+      thumb, el('span', { class: 'distance' }, item.distance === 0 ? 'identical' : `${item.distance} bits apart`));
+    list.append(el('li', {}, link));
+  }
+  section.replaceChildren(el('h3', {}, 'Similar photos'),
+    items.length ? list : el('p', {}, 'None found.'));
 }
 
 // ---- Uploads --------------------------------------------------------------------------------
