@@ -872,3 +872,26 @@ fn perceptual_hashes_keep_copies_near_and_other_photos_far() {
         assert!(d > 12, "{other}: only {d} bits from Landscape_6");
     }
 }
+
+/// A photo with alpha gets a ThumbHash with alpha, and its transparent pixels do not count for
+/// its dominant colour.
+#[test]
+fn a_translucent_image_gets_a_thumbhash_with_alpha() {
+    use base64::Engine as _;
+    for path in ["formats/alpha.png", "heif/alpha.heic"] {
+        let photo = processed(path, "v:200x200:inside:webp:80");
+        let hash = base64::engine::general_purpose::STANDARD
+            .decode(&photo.fingerprints.thumbhash)
+            .expect("base64");
+        let (_, _, _, alpha) = thumbhash::thumb_hash_to_average_rgba(&hash).expect("a ThumbHash");
+        assert!(alpha < 0.99, "{path}: average alpha {alpha}");
+        assert!(photo.fingerprints.dominant_color.starts_with('#'), "{path}");
+    }
+    // An opaque photo's ThumbHash has none.
+    let opaque = processed("photos/Landscape_6.jpg", "v:200x200:inside:jpeg:80");
+    let hash = base64::engine::general_purpose::STANDARD
+        .decode(&opaque.fingerprints.thumbhash)
+        .expect("base64");
+    let (_, _, _, alpha) = thumbhash::thumb_hash_to_average_rgba(&hash).expect("a ThumbHash");
+    assert!(alpha > 0.99, "{alpha}");
+}
