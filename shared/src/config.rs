@@ -184,6 +184,14 @@ impl Default for Limits {
     }
 }
 
+/// The version of the image path: bump it whenever the same input and the same variant specs
+/// would give different output (another codec or codec setting, resize filter, colour or
+/// orientation handling, fingerprint algorithm, a fixed bug that changes pixels), so that
+/// `imgpipe reprocess --stale` finds every record made before. Changes that leave every output
+/// byte the same (speed, logging, limits) do not bump it.
+/// 1: the path as of HEIF support, fingerprints and the mean perceptual hash.
+pub const IMAGE_PATH_VERSION: u32 = 1;
+
 /// Everything the image path needs: what to make and what to refuse.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PipelineConfig {
@@ -211,6 +219,36 @@ impl PipelineConfig {
 
     pub fn from_env() -> Result<Self, ConfigError> {
         Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// What made a record's variants, short and stable: `<IMAGE_PATH_VERSION>-<8 hex>`, the hex
+    /// being the start of the SHA-256 of the variant specs in canonical form (sorted by name,
+    /// `name:WxH:fit:format:quality`). The same specs in another order or spelling give the same
+    /// id; any change of size, fit, format, quality or name gives another. Limits are left out:
+    /// they decide what is refused, not what a variant looks like.
+    pub fn pipeline_id(&self) -> String {
+        use sha2::{Digest, Sha256};
+        let mut specs: Vec<String> = self
+            .variants
+            .iter()
+            .map(|v| {
+                let fit = match v.fit {
+                    Fit::Inside => "inside",
+                    Fit::Cover => "cover",
+                };
+                format!(
+                    "{}:{}x{}:{fit}:{}:{}",
+                    v.name,
+                    v.width,
+                    v.height,
+                    v.format.extension(),
+                    v.quality
+                )
+            })
+            .collect();
+        specs.sort();
+        let digest = Sha256::digest(specs.join(",").as_bytes());
+        format!("{IMAGE_PATH_VERSION}-{}", hex::encode(&digest[..4]))
     }
 }
 
@@ -495,5 +533,39 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn the_pipeline_id_names_the_specs_not_their_order_or_limits() {
+        let config = |spec: &str| PipelineConfig {
+            variants: parse_variants(spec).expect("valid"),
+            limits: Limits::default(),
+        };
+        let default = PipelineConfig::default().pipeline_id();
+        assert!(
+            default.starts_with(&format!("{IMAGE_PATH_VERSION}-")),
+            "{default}"
+        );
+        assert_eq!(default.len(), format!("{IMAGE_PATH_VERSION}-").len() + 8);
+        let a = config("a:10x10:cover:jpeg:80,b:20x20:inside:webp:70");
+        let b = config("b:20x20:inside:webp:70, a:10x10:cover:jpeg:80");
+        assert_eq!(a.pipeline_id(), b.pipeline_id(), "order does not matter");
+        for changed in [
+            "a:10x11:cover:jpeg:80,b:20x20:inside:webp:70",
+            "a:10x10:inside:jpeg:80,b:20x20:inside:webp:70",
+            "a:10x10:cover:webp:80,b:20x20:inside:webp:70",
+            "a:10x10:cover:jpeg:81,b:20x20:inside:webp:70",
+            "c:10x10:cover:jpeg:80,b:20x20:inside:webp:70",
+            "a:10x10:cover:jpeg:80",
+        ] {
+            assert_ne!(config(changed).pipeline_id(), a.pipeline_id(), "{changed}");
+        }
+        let mut limited = a.clone();
+        limited.limits.max_pixels = 10;
+        assert_eq!(
+            limited.pipeline_id(),
+            a.pipeline_id(),
+            "limits do not matter"
+        );
     }
 }

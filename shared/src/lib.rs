@@ -7,4 +7,5 @@ pub mod event;
 pub mod image;
 pub mod logging;
 pub mod metadata;
+pub mod metrics;
 pub mod store;

@@ -66,6 +66,10 @@ pub struct ImageRecord {
     pub dominant_color: Option<String>,
     #[serde(default)]
     pub phash: Option<String>,
+    /// What made the variants (`PipelineConfig::pipeline_id`), for finding records a new
+    /// configuration would make differently; null in records written before it existed.
+    #[serde(default)]
+    pub pipeline: Option<String>,
     pub exif: Option<ExifFields>,
     pub gps: Option<Gps>,
     #[serde(default)]
@@ -93,6 +97,7 @@ impl ImageRecord {
             thumbhash: Some(image.fingerprints.thumbhash.clone()),
             dominant_color: Some(image.fingerprints.dominant_color.clone()),
             phash: Some(image.fingerprints.phash.clone()),
+            pipeline: None,
             exif: image.exif.clone(),
             gps: image.gps.clone(),
             variants,
@@ -124,10 +129,19 @@ impl ImageRecord {
             thumbhash: None,
             dominant_color: None,
             phash: None,
+            pipeline: None,
             exif: None,
             gps: None,
             variants: Vec::new(),
         }
+    }
+}
+
+impl ImageRecord {
+    /// The record, saying which configuration made it.
+    pub fn made_by(mut self, pipeline: &str) -> Self {
+        self.pipeline = Some(pipeline.to_owned());
+        self
     }
 }
 

@@ -352,6 +352,7 @@ mod tests {
                 thumbhash: Some("1QcSHQRnh493V4dIh4eXh1h4kJUI".into()),
                 dominant_color: Some("#3a5f8c".into()),
                 phash: Some("c3d2a1b0f0e1d2c3".into()),
+                pipeline: Some("1-0a1b2c3d".into()),
                 exif: Some(crate::metadata::ExifFields {
                     f_number: Some(2.8),
                     iso: Some(100),

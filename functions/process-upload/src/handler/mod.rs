@@ -10,6 +10,7 @@ use imgpipe::config::{PipelineConfig, StorageNames};
 use imgpipe::event::{parse_invocation, Invocation, ObjectEvent, S3Record};
 use imgpipe::image::{process, Rejection};
 use imgpipe::metadata::{ImageRecord, Status, VariantRecord};
+use imgpipe::metrics;
 use imgpipe::store::{
     image_id, Deletion, Fetched, ImageTable, ObjectStore, Source, StoreError, StoredImage,
     StoredObject, WriteOutcome,
@@ -66,15 +67,23 @@ pub struct Handler<O, T> {
     table: T,
     names: StorageNames,
     pipeline: PipelineConfig,
+    /// `PipelineConfig::pipeline_id`, written into every record.
+    pipeline_id: String,
+    /// The metrics' `FunctionName` dimension (Lambda's `AWS_LAMBDA_FUNCTION_NAME`).
+    function_name: String,
 }
 
 impl<O: ObjectStore, T: ImageTable> Handler<O, T> {
     pub fn new(objects: O, table: T, names: StorageNames, pipeline: PipelineConfig) -> Self {
+        let function_name = std::env::var("AWS_LAMBDA_FUNCTION_NAME")
+            .unwrap_or_else(|_| "process-upload".to_owned());
         Handler {
             objects,
             table,
             names,
+            pipeline_id: pipeline.pipeline_id(),
             pipeline,
+            function_name,
         }
     }
 
@@ -171,10 +180,10 @@ impl<O: ObjectStore, T: ImageTable> Handler<O, T> {
                     record,
                     &id,
                     None,
-                    ImageRecord::rejected(&[], size, &rejection),
+                    ImageRecord::rejected(&[], size, &rejection).made_by(&self.pipeline_id),
                     started,
                 );
-                return self.write_rejection(item, rejection).await;
+                return self.write_rejection(item, rejection, started).await;
             }
         };
         // CPU-bound, but run inline: an instance handles one invocation at a time, so there is
@@ -183,9 +192,10 @@ impl<O: ObjectStore, T: ImageTable> Handler<O, T> {
             Ok(image) => image,
             Err(rejection) => {
                 let size = object.bytes.len() as u64;
-                let image = ImageRecord::rejected(&object.bytes, size, &rejection);
+                let image = ImageRecord::rejected(&object.bytes, size, &rejection)
+                    .made_by(&self.pipeline_id);
                 let item = self.item(record, &id, Some(&object), image, started);
-                return self.write_rejection(item, rejection).await;
+                return self.write_rejection(item, rejection, started).await;
             }
         };
         // The variants go up concurrently: S3 latency, not bandwidth, dominates small objects.
@@ -215,15 +225,29 @@ impl<O: ObjectStore, T: ImageTable> Handler<O, T> {
             });
         let variants = try_join_all(uploads).await?;
         let count = variants.len();
+        let bytes_written = variants.iter().map(|v| v.bytes).sum();
         let item = self.item(
             record,
             &id,
             Some(&object),
-            ImageRecord::processed(&object.bytes, &image, variants),
+            ImageRecord::processed(&object.bytes, &image, variants).made_by(&self.pipeline_id),
             started,
         );
         match self.table.put_if_newer(&item).await? {
-            WriteOutcome::Written => Ok(Outcome::Processed { variants: count }),
+            WriteOutcome::Written => {
+                let metrics = metrics::ProcessedMetrics {
+                    processing_ms: started.elapsed().as_secs_f64() * 1000.0,
+                    timings: image.timings,
+                    megapixels: f64::from(image.width) * f64::from(image.height) / 1e6,
+                    bytes_written,
+                };
+                emit(metrics::processed_line(
+                    &self.function_name,
+                    now_ms(),
+                    &metrics,
+                ));
+                Ok(Outcome::Processed { variants: count })
+            }
             WriteOutcome::Stale => {
                 // A newer event won. If it was a delete that ran while we worked, the variants
                 // we just wrote are orphans: remove them.
@@ -247,9 +271,17 @@ impl<O: ObjectStore, T: ImageTable> Handler<O, T> {
         &self,
         item: StoredImage,
         rejection: Rejection,
+        started: Instant,
     ) -> Result<Outcome, StoreError> {
         match self.table.put_if_newer(&item).await? {
             WriteOutcome::Written => {
+                let ms = started.elapsed().as_secs_f64() * 1000.0;
+                emit(metrics::rejected_line(
+                    &self.function_name,
+                    now_ms(),
+                    rejection.code(),
+                    ms,
+                ));
                 self.objects
                     .delete_prefix(
                         &self.names.derivatives_bucket,
@@ -323,6 +355,19 @@ impl<O: ObjectStore, T: ImageTable> Handler<O, T> {
             image,
         )
     }
+}
+
+/// One EMF line on standard output, where Lambda's log capture (and CloudWatch's metric
+/// extraction) reads it; not through `tracing`, whose line format would wrap it.
+fn emit(line: String) {
+    println!("{line}");
+}
+
+/// Now, in milliseconds since the Unix epoch (EMF's timestamp).
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
 }
 
 #[cfg(test)]

@@ -258,6 +258,11 @@ async fn bad_records_are_rejected_without_failing_the_good_one_in_the_batch() {
         text.record.reason.as_deref(),
         Some("unsupported format: text")
     );
+    // Every record says what made it, rejections included (a reprocess finds both).
+    let made_by = PipelineConfig::default().pipeline_id();
+    for record in [&good, &broken, &text] {
+        assert_eq!(record.record.pipeline.as_deref(), Some(made_by.as_str()));
+    }
 }
 
 fn fixture_text(path: &str) -> String {

@@ -190,7 +190,8 @@ fn process_file(
             shown(file),
             renamed(file, name)
         );
-        return write_record(out, name, &ImageRecord::rejected(&[], size, &rejection));
+        let record = ImageRecord::rejected(&[], size, &rejection).made_by(&config.pipeline_id());
+        return write_record(out, name, &record);
     }
     let started = Instant::now();
     let record = match process(&bytes, config) {
@@ -227,7 +228,7 @@ fn process_file(
                 started.elapsed().as_millis(),
                 renamed(file, name)
             );
-            ImageRecord::processed(&bytes, &image, variants)
+            ImageRecord::processed(&bytes, &image, variants).made_by(&config.pipeline_id())
         }
         Err(rejection) => {
             println!(
@@ -236,6 +237,7 @@ fn process_file(
                 renamed(file, name)
             );
             ImageRecord::rejected(&bytes, bytes.len() as u64, &rejection)
+                .made_by(&config.pipeline_id())
         }
     };
     write_record(out, name, &record)
