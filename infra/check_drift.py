@@ -4,6 +4,7 @@ asserts that the two agree (resource names for the stack name "imgpipe", index k
 notified events), and that every environment variable the template sets is one the code reads,
 with every variable the code requires set. Run by `make validate` (part of `make test`)."""
 
+import json
 import re
 import sys
 from pathlib import Path
@@ -100,6 +101,30 @@ def main():
     deployed = set(props["ProcessUploadFunction"]["Environment"]["Variables"])
     check("the local cloud gives process-upload the names the template gives it",
           local_function_env <= deployed, f"{sorted(local_function_env - deployed)}")
+
+    # The dashboard reads the metrics process-upload writes (shared/src/metrics.rs): every
+    # metric of the `imgpipe` namespace it charts must be one the code emits.
+    emitted = set(re.findall(r'\("(\w+)", "(?:Count|Milliseconds|None|Bytes)"', (ROOT / "shared" / "src" / "metrics.rs").read_text()))
+    body, names = props["Dashboard"]["DashboardBody"]["Fn::Sub"]
+    text = str(body).replace("${AWS::Region}", "us-east-1")
+    for name in names:
+        text = text.replace("${" + name + "}", name)
+    try:
+        widgets = json.loads(text)["widgets"]
+        charted = {m[1] for w in widgets for m in w["properties"].get("metrics", []) if m and m[0] == "imgpipe"}
+        searched = set(re.findall(r'MetricName=\\?"(\w+)\\?"', text))
+        check("the dashboard body is JSON", True)
+        check("the dashboard charts only metrics the code emits", bool(charted) and (charted | searched) <= emitted,
+              f"charted {sorted(charted | searched)} vs emitted {sorted(emitted)}")
+    except (json.JSONDecodeError, KeyError, TypeError) as e:
+        check("the dashboard body is JSON", False, str(e))
+    alarms = {n: r for n, r in res.items() if r["Type"] == "AWS::CloudWatch::Alarm"}
+    check("alarms on dead letters, errors, queue age and near-timeout durations", {
+        "DeadLetterAlarm", "ProcessErrorsAlarm", "ApiErrorsAlarm", "QueueAgeAlarm", "NearTimeoutAlarm"} <= set(alarms),
+          f"{sorted(alarms)}")
+    check("every alarm notifies the alarm topic when there is one", all(
+        a["Properties"].get("AlarmActions") == {"Fn::If": ["HasAlarmTopic", [{"Ref": "AlarmTopicArn"}], {"Ref": "AWS::NoValue"}]}
+        for a in alarms.values()))
 
     passed = sum(results)
     print(f"drift: {passed} passed, {len(results) - passed} failed")
