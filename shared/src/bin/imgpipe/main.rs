@@ -9,6 +9,7 @@ use std::time::Instant;
 mod bench;
 mod fingerprint_eval;
 mod names;
+mod redrive;
 
 use clap::{Parser, Subcommand};
 use imgpipe::config::{parse_variants, ConfigError, Limits, PipelineConfig, VariantSpec};
@@ -60,6 +61,20 @@ enum Command {
     /// Measure the perceptual hash candidates: for each photo, hash distances to its changed
     /// copies (JPEG q95 and q60, 50% downscale, 5% crop, ±10% brightness, PNG, WebP), and
     /// between different photos, per algorithm, with the share found at several thresholds.
+    /// Move the upload events in the dead-letter queue back to the event queue (SQS's
+    /// message-move task where the endpoint has it, else receive, send, delete). Works against
+    /// AWS and the local cloud alike (the standard credential chain; AWS_ENDPOINT_URL when set).
+    Redrive {
+        /// The event queue (default: QUEUE_URL, as in .imgpipe/local.env).
+        #[arg(long, env = "QUEUE_URL", value_name = "URL")]
+        queue_url: String,
+        /// The dead-letter queue (default: DLQ_URL).
+        #[arg(long, env = "DLQ_URL", value_name = "URL")]
+        dlq_url: String,
+        /// Show what is there (keys, receive counts, first failure time) and move nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
     FingerprintEval {
         /// Photos (at least two; different pictures).
         #[arg(required = true, num_args = 2.., value_name = "FILE")]
@@ -146,6 +161,30 @@ fn main() -> ExitCode {
                 Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
                 Err(e) => {
                     eprintln!("imgpipe bench: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Command::Redrive {
+            queue_url,
+            dlq_url,
+            dry_run,
+        } => {
+            let runtime = match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(runtime) => runtime,
+                Err(e) => {
+                    eprintln!("imgpipe redrive: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            let queues = redrive::Queues { queue_url, dlq_url };
+            match runtime.block_on(redrive::run(&queues, dry_run)) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("imgpipe redrive: {e}");
                     ExitCode::FAILURE
                 }
             }
