@@ -176,4 +176,22 @@ mod tests {
         let small = DynamicImage::ImageRgb8(RgbImage::new(40, 20));
         assert_eq!(working_copy(&small, |_| {}).dimensions(), (40, 20));
     }
+
+    #[test]
+    fn a_sliver_of_a_photo_still_gets_fingerprints() {
+        // 64 wide means less than one pixel of height: the copy keeps at least one.
+        for (width, height) in [(10_000, 1), (1, 10_000), (1, 1)] {
+            let sliver =
+                DynamicImage::ImageRgb8(RgbImage::from_pixel(width, height, Rgb([9, 99, 199])));
+            let copy = working_copy(&sliver, |_| {});
+            let (w, h) = copy.dimensions();
+            assert!(
+                w >= 1 && h >= 1 && w <= WORKING_SIDE && h <= WORKING_SIDE,
+                "{w}x{h}"
+            );
+            let f = compute(&copy);
+            assert_eq!(f.dominant_color, "#0963c7");
+            assert_eq!(f.phash.len(), 16);
+        }
+    }
 }
