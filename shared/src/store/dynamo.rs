@@ -126,9 +126,10 @@ impl ImageTable for DynamoImages {
                  updated_at = :now, list_pk = :list_pk, \
                  uploaded_at = if_not_exists(uploaded_at, :uploaded_at) \
                  REMOVE expires_at_epoch, sha256, phash, phash_b0, phash_b1, phash_b2, \
-                 phash_b3, phash_b4",
+                 phash_b3, phash_b4, thumbhash, dominant_color",
                 // (Without its hashes a deleted photo leaves the duplicate indexes: it is never
-                // found as a copy of anything.)
+                // found as a copy of anything; and its placeholder, a blurred copy of the
+                // picture, goes with the variants.)
                 // (A delete that lands on a pending-upload marker must not inherit its TTL: the
                 // deleted record is what keeps an older, redelivered create from coming back.)
             )

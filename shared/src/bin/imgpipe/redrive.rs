@@ -42,8 +42,17 @@ pub async fn run(queues: &Queues, dry_run: bool) -> Result<(), String> {
             Ok(())
         }
         Err(e) => {
-            // LocalStack and moto may not have the task API: move the messages one by one.
+            // LocalStack and moto may not have the task API: move the messages one by one. Not
+            // when the answer is a refusal: that would fail the same way, message by message.
             use aws_sdk_sqs::error::ProvideErrorMetadata as _;
+            if e.code()
+                .is_some_and(|c| c.contains("AccessDenied") || c.contains("Unauthorized"))
+            {
+                return Err(format!(
+                    "StartMessageMoveTask refused: {}",
+                    aws_sdk_sqs::error::DisplayErrorContext(&e)
+                ));
+            }
             let why = e
                 .code()
                 .map(str::to_owned)
