@@ -127,11 +127,10 @@ impl ImageTable for DynamoImages {
                  uploaded_at = if_not_exists(uploaded_at, :uploaded_at) \
                  REMOVE expires_at_epoch, sha256, phash, phash_b0, phash_b1, phash_b2, \
                  phash_b3, phash_b4, thumbhash, dominant_color",
-                // (Without its hashes a deleted photo leaves the duplicate indexes: it is never
-                // found as a copy of anything; and its placeholder, a blurred copy of the
-                // picture, goes with the variants.)
-                // (A delete that lands on a pending-upload marker must not inherit its TTL: the
-                // deleted record is what keeps an older, redelivered create from coming back.)
+                // Without its hashes a deleted photo leaves the duplicate indexes, and its
+                // placeholder (a blurred copy of the picture) goes with the variants. A delete
+                // that lands on a pending-upload marker must not inherit its TTL: the deleted
+                // record is what keeps an older, redelivered create from coming back.
             )
             .condition_expression(NEWER_OR_SAME)
             // `status` is a DynamoDB reserved word.
