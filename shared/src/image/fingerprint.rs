@@ -86,7 +86,7 @@ pub fn dominant_color(rgba: &RgbaImage) -> String {
         }
         n += 1;
     }
-    let mean = |total: u64| if n == 0 { 0 } else { (total + n / 2) / n };
+    let mean = |total: u64| (total + n / 2).checked_div(n).unwrap_or(0);
     format!(
         "#{:02x}{:02x}{:02x}",
         mean(sum[0]),

@@ -98,12 +98,7 @@ async fn move_one_by_one(sqs: &Client, queues: &Queues) -> Result<(), String> {
             .wait_time_seconds(1)
             .send()
             .await
-            .map_err(|e| {
-                format!(
-                    "ReceiveMessage: {}",
-                    aws_sdk_sqs::error::DisplayErrorContext(&e)
-                )
-            })?;
+            .map_err(failed("ReceiveMessage"))?;
         let messages = received.messages();
         if messages.is_empty() {
             break;
@@ -115,12 +110,7 @@ async fn move_one_by_one(sqs: &Client, queues: &Queues) -> Result<(), String> {
                 .message_body(body)
                 .send()
                 .await
-                .map_err(|e| {
-                    format!(
-                        "SendMessage: {}",
-                        aws_sdk_sqs::error::DisplayErrorContext(&e)
-                    )
-                })?;
+                .map_err(failed("SendMessage"))?;
             // Only once it is safely in the event queue.
             if let Some(handle) = message.receipt_handle() {
                 sqs.delete_message()
@@ -128,12 +118,7 @@ async fn move_one_by_one(sqs: &Client, queues: &Queues) -> Result<(), String> {
                     .receipt_handle(handle)
                     .send()
                     .await
-                    .map_err(|e| {
-                        format!(
-                            "DeleteMessage: {}",
-                            aws_sdk_sqs::error::DisplayErrorContext(&e)
-                        )
-                    })?;
+                    .map_err(failed("DeleteMessage"))?;
             }
             moved += 1;
             println!("moved {}", describe(body));
@@ -157,12 +142,7 @@ async fn list(sqs: &Client, dlq_url: &str) -> Result<(), String> {
             .message_system_attribute_names(MessageSystemAttributeName::All)
             .send()
             .await
-            .map_err(|e| {
-                format!(
-                    "ReceiveMessage: {}",
-                    aws_sdk_sqs::error::DisplayErrorContext(&e)
-                )
-            })?;
+            .map_err(failed("ReceiveMessage"))?;
         let mut new = 0;
         for message in received.messages() {
             let id = message.message_id().unwrap_or_default().to_owned();
@@ -202,6 +182,16 @@ async fn list(sqs: &Client, dlq_url: &str) -> Result<(), String> {
         seen.len()
     );
     Ok(())
+}
+
+/// An SQS call's failure in words, naming the call (the SDK's context included).
+fn failed<E: std::error::Error>(operation: &'static str) -> impl FnOnce(E) -> String {
+    move |e| {
+        format!(
+            "{operation}: {}",
+            aws_sdk_sqs::error::DisplayErrorContext(&e)
+        )
+    }
 }
 
 /// The S3 keys an event body names, or what it is when it names none.
