@@ -10,7 +10,7 @@ PHOTOS ?=
 EMULATOR ?= moto
 export IMGPIPE_EMULATOR := $(EMULATOR)
 
-.PHONY: demo test load up down logs status venv build validate deploy destroy bench
+.PHONY: demo test load up down logs status venv build validate deploy destroy bench reprocess redrive
 
 ## make demo: bring the local cloud up, upload the photos, show what the pipeline made of them
 demo: up
@@ -28,9 +28,22 @@ LOAD_CLOUD ?= own
 load: venv build
 	@$(PYTHON) infra/local/load.py -n $(N) $(if $(filter up,$(LOAD_CLOUD)),--state-dir $(STATE),--own-cloud --state-dir $(STATE)/load)
 
-## make up: start the local cloud in the background; returns once it is ready
+## make up: start the local cloud in the background; returns once it is ready. On a cloud that is
+## already up, changed IMGPIPE_* settings (IMGPIPE_VARIANTS=... make up) restart its functions
+## with them, keeping buckets, table and queues.
 up: venv build
 	@$(PYTHON) $(LOCALCLOUD) up --state-dir $(STATE)
+
+## make reprocess: `imgpipe reprocess` against the running local cloud, judged by the settings its
+## function runs with (change them with `IMGPIPE_VARIANTS=... make up`). ARGS="--dry-run",
+## "--all", "--prefix P", "--rate N".
+ARGS ?=
+reprocess: build
+	@infra/local/with-cloud.sh $(STATE) target/local/imgpipe reprocess $(ARGS)
+
+## make redrive: `imgpipe redrive` against the running local cloud (ARGS="--dry-run" to look first)
+redrive: build
+	@infra/local/with-cloud.sh $(STATE) target/local/imgpipe redrive $(ARGS)
 
 ## make down: stop everything `make up` started
 down:

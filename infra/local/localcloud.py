@@ -4,7 +4,9 @@
 SQS event source mapping does. Everything it starts is recorded by PID in the state directory
 and stopped by `down` or Ctrl-C.
 
-    localcloud.py up    [--state-dir D]   start in the background, return once ready
+    localcloud.py up    [--state-dir D]   start in the background, return once ready; on a
+                                          cloud already up, apply changed IMGPIPE_* settings
+                                          (restarts the functions, keeps all data)
     localcloud.py serve [--state-dir D]   run in the foreground (Ctrl-C stops everything)
     localcloud.py down  [--state-dir D]   stop what `up` started
     localcloud.py status [--state-dir D]
@@ -57,20 +59,38 @@ def free_port():
         return s.getsockname()[1]
 
 
-def function_settings(aws, names):
-    """The environment process-upload runs with: the names, the endpoint, and any IMGPIPE_*
-    setting (variants, limits) the user exported."""
-    settings = {
+def user_settings(environ=None):
+    """The IMGPIPE_* settings (variants, limits) the user exported for the functions."""
+    environ = os.environ if environ is None else environ
+    return {
+        key: value
+        for key, value in sorted(environ.items())
+        if key.startswith("IMGPIPE_") and key not in LOCAL_ONLY_SETTINGS
+    }
+
+
+def function_settings(aws, names, settings=None):
+    """The environment process-upload runs with: the names, the endpoint, and the user's
+    IMGPIPE_* settings (from the environment unless given)."""
+    return {
         **aws,
         "UPLOADS_BUCKET": names["UPLOADS_BUCKET"],
         "DERIVATIVES_BUCKET": names["DERIVATIVES_BUCKET"],
         "TABLE_NAME": names["TABLE_NAME"],
         "RUST_LOG": os.environ.get("RUST_LOG", "info"),
+        **(user_settings() if settings is None else settings),
     }
-    for key, value in os.environ.items():
-        if key.startswith("IMGPIPE_") and key not in LOCAL_ONLY_SETTINGS:
-            settings[key] = value
-    return settings
+
+
+def write_env_file(path, values):
+    path.write_text("".join(f"{k}={v}\n" for k, v in values.items()))
+
+
+# The IMGPIPE_* settings the running functions have (`settings.env`), and those a later `up`
+# asks for (`settings.requested`, picked up on SIGHUP): `make reprocess` reads the first, so
+# that it knows the configuration the function has.
+APPLIED = "settings.env"
+REQUESTED = "settings.requested"
 
 
 def pid_alive(pid):
@@ -125,6 +145,11 @@ class Cloud:
         # is being replaced on purpose (a new function instance after a crash).
         self.children_lock = threading.Lock()
         self.stopping = threading.Event()
+        # Held by the bridge while it invokes the function, and while the function is replaced,
+        # so that a settings change never cuts an invocation short.
+        self.function_lock = threading.RLock()
+        # Set by SIGHUP: a later `up` wrote new settings to apply.
+        self.reload_requested = threading.Event()
         self.env = {}
         self.proxy = None
         # What the bridge did, for the fault tests (the control's `GET /faults`).
@@ -218,9 +243,10 @@ class Cloud:
         proxy_endpoint = f"http://127.0.0.1:{self.proxy.start()}"
         control_url = faultproxy.Control(self.proxy, self.fault_status).start()
         log(f"function's endpoint: fault proxy {proxy_endpoint} (control {control_url}/faults)")
-        function_env = self.state / "function.env"
-        function_aws = {**aws, "AWS_ENDPOINT_URL": proxy_endpoint}
-        function_env.write_text("".join(f"{k}={v}\n" for k, v in function_settings(function_aws, created).items()))
+        self.function_aws = function_aws = {**aws, "AWS_ENDPOINT_URL": proxy_endpoint}
+        self.created = created
+        write_env_file(self.state / "function.env", function_settings(function_aws, created))
+        write_env_file(self.state / APPLIED, user_settings())
         self.lambda_port = free_port()
         self.invoke_url = (
             f"http://127.0.0.1:{self.lambda_port}/2015-03-31/functions/process-upload/invocations"
@@ -262,9 +288,17 @@ class Cloud:
         """A new instance after the last one died. `cargo lambda watch` does not start one
         itself (its invocations would hang), so it is replaced, on the same port, as Lambda
         starts a new execution environment."""
+        self.replace_child("functions")
+        self.start_function()
+        self.counters["function_restarts"] += 1
+        log("bridge: the function's process had died; started a new instance")
+
+    def replace_child(self, name):
+        """Stops the child `name` and forgets it, so that the health check does not take its
+        exit for a failure."""
         with self.children_lock:
-            old = next(p for n, p in self.children if n == "functions")
-            self.children.remove(("functions", old))
+            old = next(p for n, p in self.children if n == name)
+            self.children.remove((name, old))
         try:
             os.killpg(old.pid, signal.SIGTERM)
             old.wait(timeout=10)
@@ -273,16 +307,39 @@ class Cloud:
         except subprocess.TimeoutExpired:
             os.killpg(old.pid, signal.SIGKILL)
             old.wait()
-        self.start_function()
-        self.counters["function_restarts"] += 1
-        log("bridge: the function's process had died; started a new instance")
+
+    def apply_settings(self):
+        """Restarts the functions with the settings a later `up` asked for; the emulator, and
+        with it every bucket, table and queue, stays as it is."""
+        requested = read_env(self.state / REQUESTED, missing_ok=True)
+        for key in user_settings():
+            os.environ.pop(key, None)
+        os.environ.update(requested)
+        shown = ", ".join(f"{k}={v}" for k, v in requested.items()) or "the defaults"
+        log(f"applying new settings ({shown}): restarting the functions, keeping the data")
+        if self.emulator == "localstack":
+            import localstack
+
+            localstack.update_settings(function_settings({}, self.created, requested))
+        else:
+            write_env_file(self.state / "function.env", function_settings(self.function_aws, self.created, requested))
+            with self.function_lock:
+                self.replace_child("functions")
+                self.start_function()
+        self.replace_child("api")
+        self.start_api(self.api_aws, self.created)
+        write_env_file(self.state / APPLIED, requested)
+        log("settings applied")
 
     def fault_status(self):
         return {**self.counters, "function_pid": self.function_pid() if CAN_WATCH else None}
 
     def start_api(self, aws, names):
-        """The metadata API as a plain local HTTP server (the same router Lambda serves)."""
-        port = free_port()
+        """The metadata API as a plain local HTTP server (the same router Lambda serves). A
+        restart keeps its port and cursor key, so links and cursors stay good."""
+        self.api_aws = aws
+        port = self.api_port = getattr(self, "api_port", None) or free_port()
+        self.api_secret = getattr(self, "api_secret", None) or secrets.token_hex(32)
         binary = ROOT / "target" / PROFILE / "metadata-api"
         if not binary.exists():
             raise RuntimeError(f"{binary} is missing: build it with `make build`")
@@ -294,7 +351,7 @@ class Cloud:
             "UPLOADS_BUCKET": names.get("UPLOADS_BUCKET", resources.UPLOADS_BUCKET),
             "API_LISTEN": f"127.0.0.1:{port}",
             # A fresh signing key per local cloud: cursors do not outlive it, as intended.
-            "API_CURSOR_SECRET": secrets.token_hex(32),
+            "API_CURSOR_SECRET": self.api_secret,
             **{k: v for k, v in os.environ.items() if k.startswith("API_") and k not in ("API_LISTEN", "API_URL")},
         }
         url = f"http://127.0.0.1:{port}"
@@ -314,11 +371,14 @@ class Cloud:
         }
         os.environ.update(aws)
         log("starting LocalStack (docker compose) and deploying the functions as Lambdas")
-        created = localstack.start(VENV_BIN, self.visibility_timeout, function_settings(aws, {
+        names = {
             "UPLOADS_BUCKET": resources.UPLOADS_BUCKET,
             "DERIVATIVES_BUCKET": resources.DERIVATIVES_BUCKET,
             "TABLE_NAME": resources.TABLE_NAME,
-        }))
+        }
+        created = localstack.start(VENV_BIN, self.visibility_timeout, function_settings(aws, names))
+        self.created = {**names, **created}
+        write_env_file(self.state / APPLIED, user_settings())
         self.env = {**aws, **created}
         self.start_api({**aws, "AWS_ENDPOINT_URL": created["AWS_ENDPOINT_URL"]}, created)
         self.announce_ready()
@@ -430,7 +490,8 @@ class Cloud:
                     ]
                 }
                 self.counters["invocations"] += 1
-                status, function_error, payload = self.invoke_watched(event)
+                with self.function_lock:
+                    status, function_error, payload = self.invoke_watched(event)
                 if status != 200 or function_error:
                     self.counters["failed_invocations"] += 1
                     self.counters["messages_left_for_retry"] += len(received)
@@ -466,10 +527,15 @@ def serve(args):
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, stop)
+    # Ignored until the cloud is up; `up` only sends it to a ready cloud.
+    signal.signal(signal.SIGHUP, lambda _signum, _frame: cloud.reload_requested.set())
     return_code = 0
     try:
         cloud.start()
         while True:
+            if cloud.reload_requested.is_set():
+                cloud.reload_requested.clear()
+                cloud.apply_settings()
             with cloud.children_lock:
                 for name, proc in cloud.children:
                     cloud.ensure_alive(name, proc)
@@ -492,9 +558,9 @@ def up(args):
     state = args.state_dir
     state.mkdir(parents=True, exist_ok=True)
     (state / "logs").mkdir(exist_ok=True)
-    if (state / "ready").exists() and supervisor_pid(state):
-        log(f"already running; endpoints in {state / 'local.env'}")
-        return 0
+    supervisor = supervisor_pid(state)
+    if (state / "ready").exists() and supervisor:
+        return reconfigure(state, supervisor)
     log_path = state / "logs" / "cloud.log"
     log_file = open(log_path, "ab")
     start = log_path.stat().st_size
@@ -519,6 +585,42 @@ def up(args):
             down(args)
             return 1
         time.sleep(0.5)
+    echo_new(log_path, shown)
+    return 0
+
+
+def reconfigure(state, supervisor):
+    """`up` on a running cloud: if the IMGPIPE_* settings differ from those the functions run
+    with, has the supervisor restart them with these (SIGHUP) and waits until it has."""
+    wanted = user_settings()
+    applied = read_env(state / APPLIED, missing_ok=True)
+    if wanted == applied:
+        log(f"already running with these settings; endpoints in {state / 'local.env'}")
+        return 0
+    changed = sorted(k for k in {*wanted, *applied} if wanted.get(k) != applied.get(k))
+    # The function refuses a bad setting at its cold start, which would leave the cloud waiting:
+    # the same parser, run first, says what is wrong instead.
+    tool = ROOT / "target" / PROFILE / "imgpipe"
+    if tool.exists():
+        check = subprocess.run([str(tool), "config"], capture_output=True, text=True)
+        if check.returncode != 0:
+            log(f"not applying the new settings: {check.stderr.strip()}")
+            return 2
+    log(f"already running; settings changed ({', '.join(changed)}): restarting the functions, keeping the data")
+    write_env_file(state / REQUESTED, wanted)
+    log_path = state / "logs" / "cloud.log"
+    shown = log_path.stat().st_size if log_path.exists() else 0
+    os.kill(supervisor, signal.SIGHUP)
+    deadline = time.time() + READY_TIMEOUT_S
+    while read_env(state / APPLIED, missing_ok=True) != wanted:
+        shown = echo_new(log_path, shown)
+        if not pid_alive(supervisor):
+            log(f"the local cloud stopped while restarting; logs in {state / 'logs'}")
+            return 1
+        if time.time() > deadline:
+            log("timed out waiting for the functions to restart")
+            return 1
+        time.sleep(0.3)
     echo_new(log_path, shown)
     return 0
 

@@ -86,5 +86,17 @@ def start(venv_bin, visibility_timeout, function_env):
     return {"AWS_ENDPOINT_URL": ENDPOINT, **created}
 
 
+def update_settings(function_env):
+    """New settings for the deployed function (LocalStack starts new instances with them)."""
+    import boto3
+
+    lambda_ = boto3.client("lambda", endpoint_url=ENDPOINT, region_name=REGION)
+    lambda_.update_function_configuration(
+        FunctionName=FUNCTION,
+        Environment={"Variables": {k: v for k, v in function_env.items() if not k.startswith("AWS_")}},
+    )
+    lambda_.get_waiter("function_updated_v2").wait(FunctionName=FUNCTION)
+
+
 def stop():
     compose("down", "--volumes")

@@ -222,12 +222,18 @@ impl PipelineConfig {
     }
 
     /// What made a record's variants, short and stable: `<IMAGE_PATH_VERSION>-<8 hex>`, the hex
-    /// being the start of the SHA-256 of the variant specs in canonical form (sorted by name,
-    /// `name:WxH:fit:format:quality`). The same specs in another order or spelling give the same
-    /// id; any change of size, fit, format, quality or name gives another. Limits are left out:
-    /// they decide what is refused, not what a variant looks like.
+    /// being the start of the SHA-256 of `canonical_variants` joined by commas. The same specs
+    /// in another order or spelling give the same id; any change of size, fit, format, quality
+    /// or name gives another. Limits are left out: they decide what is refused, not what a
+    /// variant looks like.
     pub fn pipeline_id(&self) -> String {
         use sha2::{Digest, Sha256};
+        let digest = Sha256::digest(self.canonical_variants().join(",").as_bytes());
+        format!("{IMAGE_PATH_VERSION}-{}", hex::encode(&digest[..4]))
+    }
+
+    /// The variant specs in canonical form: `name:WxH:fit:format:quality`, sorted by name.
+    pub fn canonical_variants(&self) -> Vec<String> {
         let mut specs: Vec<String> = self
             .variants
             .iter()
@@ -247,8 +253,7 @@ impl PipelineConfig {
             })
             .collect();
         specs.sort();
-        let digest = Sha256::digest(specs.join(",").as_bytes());
-        format!("{IMAGE_PATH_VERSION}-{}", hex::encode(&digest[..4]))
+        specs
     }
 }
 

@@ -3,12 +3,13 @@
 //! `sequencer`), and keys arrive form-urlencoded.
 
 mod key;
+pub mod resend;
 mod sequencer;
 
 use serde::Deserialize;
 use serde_json::Value;
 
-pub use key::decode_key;
+pub use key::{decode_key, encode_key};
 pub use sequencer::Sequencer;
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]

@@ -4,12 +4,12 @@
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
-use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use aws_sdk_dynamodb::Client;
 
 use super::{
-    normalise_time, utc_now, Deletion, ImageTable, StoreError, StoredImage, WriteOutcome,
-    LIST_PARTITION,
+    normalise_time, utc_now, Deletion, ImageTable, PutOutcome, StoreError, StoredImage,
+    WriteOutcome, LIST_PARTITION,
 };
 use crate::metadata::Status;
 
@@ -79,6 +79,16 @@ pub fn is_pending_marker(item: &Item) -> bool {
     text("status") == Some(PENDING_STATUS) && text("sequencer") == Some("")
 }
 
+/// The status of a record a put replaced; `None` for a pending-upload marker or a status this
+/// build does not know.
+fn replaced_status(old: &Item) -> Option<Status> {
+    if is_pending_marker(old) {
+        return None;
+    }
+    let status = old.get("status")?.as_s().ok()?;
+    serde_json::from_value(serde_json::Value::String(status.clone())).ok()
+}
+
 /// The `status` of a pending-upload marker.
 pub const PENDING_STATUS: &str = "pending";
 
@@ -87,7 +97,7 @@ pub fn from_attributes(item: Item) -> Result<StoredImage, serde_dynamo::Error> {
 }
 
 impl ImageTable for DynamoImages {
-    async fn put_if_newer(&self, item: &StoredImage) -> Result<WriteOutcome, StoreError> {
+    async fn put_if_newer(&self, item: &StoredImage) -> Result<PutOutcome, StoreError> {
         let attributes =
             to_attributes(item).map_err(|e| self.error("PutItem", &item.id, e.to_string()))?;
         let result = self
@@ -97,9 +107,19 @@ impl ImageTable for DynamoImages {
             .set_item(Some(attributes))
             .condition_expression(NEWER_OR_SAME)
             .expression_attribute_values(":sequencer", AttributeValue::S(item.sequencer.clone()))
+            // What it replaced, free with the write: the handler cleans up after a record whose
+            // variants may have had other names.
+            .return_values(ReturnValue::AllOld)
             .send()
             .await;
-        self.conditional("PutItem", &item.id, result)
+        let replaced = match &result {
+            Ok(output) => output.attributes().and_then(replaced_status),
+            Err(_) => None,
+        };
+        Ok(match self.conditional("PutItem", &item.id, result)? {
+            WriteOutcome::Written => PutOutcome::Written { replaced },
+            WriteOutcome::Stale => PutOutcome::Stale,
+        })
     }
 
     async fn mark_deleted(&self, deletion: &Deletion) -> Result<WriteOutcome, StoreError> {

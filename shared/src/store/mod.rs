@@ -14,7 +14,7 @@ use sha2::{Digest, Sha256};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
-use crate::metadata::ImageRecord;
+use crate::metadata::{ImageRecord, Status};
 
 pub use dynamo::DynamoImages;
 pub use s3::S3Objects;
@@ -66,6 +66,17 @@ pub enum WriteOutcome {
     Stale,
 }
 
+/// Whether a conditional put landed, and over what.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PutOutcome {
+    /// Landed. `replaced` is the status of the record it overwrote; `None` when there was none
+    /// (or only a pending-upload marker). A replaced `Processed` record may have had variants
+    /// under names the new one does not make (the configuration changed, as for a reprocess).
+    Written { replaced: Option<Status> },
+    /// A newer event for the same object was recorded first; ours is obsolete.
+    Stale,
+}
+
 pub trait ObjectStore: Send + Sync {
     fn get(
         &self,
@@ -82,12 +93,23 @@ pub trait ObjectStore: Send + Sync {
         content_type: &str,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
+    /// Deletes every object under `prefix` except the keys in `keep`; returns how many it
+    /// deleted.
+    fn delete_prefix_except(
+        &self,
+        bucket: &str,
+        prefix: &str,
+        keep: &[String],
+    ) -> impl Future<Output = Result<usize, StoreError>> + Send;
+
     /// Deletes every object under `prefix`; returns how many there were.
     fn delete_prefix(
         &self,
         bucket: &str,
         prefix: &str,
-    ) -> impl Future<Output = Result<usize, StoreError>> + Send;
+    ) -> impl Future<Output = Result<usize, StoreError>> + Send {
+        self.delete_prefix_except(bucket, prefix, &[])
+    }
 }
 
 pub trait ImageTable: Send + Sync {
@@ -95,7 +117,7 @@ pub trait ImageTable: Send + Sync {
     fn put_if_newer(
         &self,
         item: &StoredImage,
-    ) -> impl Future<Output = Result<WriteOutcome, StoreError>> + Send;
+    ) -> impl Future<Output = Result<PutOutcome, StoreError>> + Send;
 
     /// Marks the image deleted (creating the item if the delete overtook the create), unless a
     /// newer event is recorded.
@@ -243,7 +265,7 @@ pub fn image_id(bucket: &str, key: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::metadata::{Status, VariantRecord};
+    use crate::metadata::VariantRecord;
 
     #[test]
     fn ids_are_stable_and_distinct() {

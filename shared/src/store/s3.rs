@@ -106,7 +106,12 @@ impl ObjectStore for S3Objects {
         Ok(())
     }
 
-    async fn delete_prefix(&self, bucket: &str, prefix: &str) -> Result<usize, StoreError> {
+    async fn delete_prefix_except(
+        &self,
+        bucket: &str,
+        prefix: &str,
+        keep: &[String],
+    ) -> Result<usize, StoreError> {
         let mut deleted = 0;
         let mut pages = self
             .client
@@ -128,6 +133,7 @@ impl ObjectStore for S3Objects {
                 .contents()
                 .iter()
                 .filter_map(|o| o.key())
+                .filter(|key| !keep.iter().any(|k| k == key))
                 .map(|key| ObjectIdentifier::builder().key(key).build())
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(|e| s3_error("DeleteObjects", bucket, prefix, e.to_string()))?;

@@ -12,8 +12,8 @@ use imgpipe::image::{process, Rejection};
 use imgpipe::metadata::{ImageRecord, Status, VariantRecord};
 use imgpipe::metrics;
 use imgpipe::store::{
-    image_id, Deletion, Fetched, ImageTable, ObjectStore, Source, StoreError, StoredImage,
-    StoredObject, WriteOutcome,
+    image_id, Deletion, Fetched, ImageTable, ObjectStore, PutOutcome, Source, StoreError,
+    StoredImage, StoredObject, WriteOutcome,
 };
 use serde_json::Value;
 
@@ -36,6 +36,9 @@ pub enum HandlerError {
 pub enum Outcome {
     Processed {
         variants: usize,
+        /// Objects of the record this one replaced that it does not name (variants of a
+        /// configuration since changed), now deleted.
+        superseded_removed: usize,
     },
     Rejected {
         reason: String,
@@ -226,6 +229,7 @@ impl<O: ObjectStore, T: ImageTable> Handler<O, T> {
         let variants = try_join_all(uploads).await?;
         let count = variants.len();
         let bytes_written = variants.iter().map(|v| v.bytes).sum();
+        let keys: Vec<String> = variants.iter().map(|v| v.key.clone()).collect();
         let item = self.item(
             record,
             &id,
@@ -234,7 +238,22 @@ impl<O: ObjectStore, T: ImageTable> Handler<O, T> {
             started,
         );
         match self.table.put_if_newer(&item).await? {
-            WriteOutcome::Written => {
+            PutOutcome::Written { replaced } => {
+                // The record replaced may name variants this configuration no longer makes (a
+                // variant renamed, a format changed): they go, or they would be stored forever
+                // and linked from nowhere. By listing, not by the old record's list, so that a
+                // retry after a failed delete still finds them.
+                let superseded_removed = if replaced == Some(Status::Processed) {
+                    self.objects
+                        .delete_prefix_except(
+                            &self.names.derivatives_bucket,
+                            &self.names.variant_prefix(&id),
+                            &keys,
+                        )
+                        .await?
+                } else {
+                    0
+                };
                 let metrics = metrics::ProcessedMetrics {
                     processing_ms: started.elapsed().as_secs_f64() * 1000.0,
                     timings: image.timings,
@@ -246,9 +265,12 @@ impl<O: ObjectStore, T: ImageTable> Handler<O, T> {
                     now_ms(),
                     &metrics,
                 ));
-                Ok(Outcome::Processed { variants: count })
+                Ok(Outcome::Processed {
+                    variants: count,
+                    superseded_removed,
+                })
             }
-            WriteOutcome::Stale => {
+            PutOutcome::Stale => {
                 // A newer event won. If it was a delete that ran while we worked, the variants
                 // we just wrote are orphans: remove them.
                 if let Some(current) = self.table.get(&id).await? {
@@ -274,7 +296,7 @@ impl<O: ObjectStore, T: ImageTable> Handler<O, T> {
         started: Instant,
     ) -> Result<Outcome, StoreError> {
         match self.table.put_if_newer(&item).await? {
-            WriteOutcome::Written => {
+            PutOutcome::Written { .. } => {
                 let ms = started.elapsed().as_secs_f64() * 1000.0;
                 emit(metrics::rejected_line(
                     &self.function_name,
@@ -292,7 +314,7 @@ impl<O: ObjectStore, T: ImageTable> Handler<O, T> {
                     reason: rejection.to_string(),
                 })
             }
-            WriteOutcome::Stale => Ok(Outcome::Stale),
+            PutOutcome::Stale => Ok(Outcome::Stale),
         }
     }
 

@@ -8,8 +8,8 @@ use std::sync::Mutex;
 use imgpipe::config::{PipelineConfig, StorageNames};
 use imgpipe::metadata::Status;
 use imgpipe::store::{
-    image_id, Deletion, Fetched, ImageTable, ObjectStore, StoreError, StoredImage, StoredObject,
-    WriteOutcome,
+    image_id, Deletion, Fetched, ImageTable, ObjectStore, PutOutcome, StoreError, StoredImage,
+    StoredObject, WriteOutcome,
 };
 use serde_json::{json, Value};
 
@@ -89,10 +89,15 @@ impl ObjectStore for MemoryObjects {
         Ok(())
     }
 
-    async fn delete_prefix(&self, bucket: &str, prefix: &str) -> Result<usize, StoreError> {
+    async fn delete_prefix_except(
+        &self,
+        bucket: &str,
+        prefix: &str,
+        keep: &[String],
+    ) -> Result<usize, StoreError> {
         let mut objects = self.objects.lock().unwrap();
         let before = objects.len();
-        objects.retain(|(b, k), _| !(b == bucket && k.starts_with(prefix)));
+        objects.retain(|(b, k), _| !(b == bucket && k.starts_with(prefix) && !keep.contains(k)));
         Ok(before - objects.len())
     }
 }
@@ -113,15 +118,18 @@ impl MemoryTable {
 }
 
 impl ImageTable for MemoryTable {
-    async fn put_if_newer(&self, item: &StoredImage) -> Result<WriteOutcome, StoreError> {
+    async fn put_if_newer(&self, item: &StoredImage) -> Result<PutOutcome, StoreError> {
         if !self.newer_or_same(&item.id, &item.sequencer) {
-            return Ok(WriteOutcome::Stale);
+            return Ok(PutOutcome::Stale);
         }
-        self.items
+        let old = self
+            .items
             .lock()
             .unwrap()
             .insert(item.id.clone(), item.clone());
-        Ok(WriteOutcome::Written)
+        Ok(PutOutcome::Written {
+            replaced: old.map(|o| o.record.status),
+        })
     }
 
     async fn mark_deleted(&self, d: &Deletion) -> Result<WriteOutcome, StoreError> {
@@ -415,4 +423,74 @@ async fn a_direct_s3_event_fails_the_invocation_on_a_storage_error() {
         .await
         .expect_err("S3 retries the invocation");
     assert!(err.to_string().contains("1 of 1"), "{err}");
+}
+
+#[tokio::test]
+async fn a_reprocess_under_new_specs_replaces_the_variants_and_removes_renamed_ones() {
+    let h = handler();
+    h.objects
+        .insert(UPLOADS, "r.jpg", fixture("photos/Landscape_6.jpg"));
+    // The original upload's event; a reprocess resends it, same sequencer and all.
+    let event = sqs(&[("m", s3_body("ObjectCreated:Put", UPLOADS, "r.jpg", "0A"))]);
+    h.handle(event.clone()).await.expect("first");
+    let id = image_id(UPLOADS, "r.jpg");
+    assert_eq!(
+        h.objects.keys(DERIVATIVES),
+        [
+            format!("{id}/large.jpg"),
+            format!("{id}/medium.jpg"),
+            format!("{id}/thumb.jpg")
+        ]
+    );
+
+    // The same stores under a new configuration: `medium` renamed `mid`, `thumb` smaller.
+    let Handler {
+        objects,
+        table,
+        names,
+        ..
+    } = h;
+    let specs =
+        "thumb:120x120:cover:jpeg:80,mid:800x800:inside:jpeg:82,large:1600x1600:inside:jpeg:82";
+    let pipeline = PipelineConfig {
+        variants: imgpipe::config::parse_variants(specs).expect("valid specs"),
+        ..PipelineConfig::default()
+    };
+    let new_id = pipeline.pipeline_id();
+    let h = Handler::new(objects, table, names, pipeline);
+    let outcome = h
+        .handle_record(
+            &imgpipe::event::parse_s3_body(&s3_body("ObjectCreated:Put", UPLOADS, "r.jpg", "0A"))
+                .expect("parses")[0],
+        )
+        .await
+        .expect("reprocessed");
+    assert_eq!(
+        outcome,
+        super::Outcome::Processed {
+            variants: 3,
+            superseded_removed: 1
+        }
+    );
+    assert_eq!(
+        h.objects.keys(DERIVATIVES),
+        [
+            format!("{id}/large.jpg"),
+            format!("{id}/mid.jpg"),
+            format!("{id}/thumb.jpg")
+        ],
+        "medium.jpg is gone"
+    );
+    let record = item(&h, "r.jpg").record;
+    assert_eq!(record.pipeline.as_deref(), Some(new_id.as_str()));
+    let thumb = record
+        .variants
+        .iter()
+        .find(|v| v.name == "thumb")
+        .expect("thumb");
+    assert_eq!((thumb.width, thumb.height), (120, 120));
+
+    // Handled again (a redelivery), nothing more goes and nothing comes back.
+    h.handle(event).await.expect("again");
+    assert_eq!(h.objects.keys(DERIVATIVES).len(), 3);
 }

@@ -10,6 +10,7 @@ mod bench;
 mod fingerprint_eval;
 mod names;
 mod redrive;
+mod reprocess;
 
 use clap::{Parser, Subcommand};
 use imgpipe::config::{parse_variants, ConfigError, Limits, PipelineConfig, VariantSpec};
@@ -58,9 +59,6 @@ enum Command {
     /// Time the function's image path on photos: one JSON line per file (median and minimum
     /// of --reps runs, with the time per phase), then the process's peak RSS. One thread.
     Bench(BenchArgs),
-    /// Measure the perceptual hash candidates: for each photo, hash distances to its changed
-    /// copies (JPEG q95 and q60, 50% downscale, 5% crop, ±10% brightness, PNG, WebP), and
-    /// between different photos, per algorithm, with the share found at several thresholds.
     /// Move the upload events in the dead-letter queue back to the event queue (SQS's
     /// message-move task where the endpoint has it, else receive, send, delete). Works against
     /// AWS and the local cloud alike (the standard credential chain; AWS_ENDPOINT_URL when set).
@@ -75,6 +73,23 @@ enum Command {
         #[arg(long)]
         dry_run: bool,
     },
+    /// Print the configuration the function would run with, from the same IMGPIPE_* settings
+    /// (or --variants): the variant specs in canonical form, the limits and the `pipeline` id
+    /// records made with it carry. Exits 2 when a setting is invalid.
+    Config {
+        /// Variant specs, as for `process`.
+        #[arg(long, value_name = "SPEC", value_parser = parse_variant_list)]
+        variants: Option<VariantList>,
+    },
+    /// Send stored photos through the pipeline again, after its configuration changed: for each
+    /// processed or rejected record (by default those made by another configuration than the
+    /// current one), the event of its upload goes back on the event queue, where the function
+    /// handles it as an upload. A newer upload or a delete since always wins over it. Exits
+    /// non-zero if any send failed. Works against AWS and the local cloud alike.
+    Reprocess(ReprocessArgs),
+    /// Measure the perceptual hash candidates: for each photo, hash distances to its changed
+    /// copies (JPEG q95 and q60, 50% downscale, 5% crop, ±10% brightness, PNG, WebP), and
+    /// between different photos, per algorithm, with the share found at several thresholds.
     FingerprintEval {
         /// Photos (at least two; different pictures).
         #[arg(required = true, num_args = 2.., value_name = "FILE")]
@@ -94,6 +109,49 @@ struct BenchArgs {
     /// Photos to measure.
     #[arg(required = true, value_name = "FILE")]
     files: Vec<PathBuf>,
+}
+
+/// `imgpipe reprocess` (see `reprocess.rs`).
+#[derive(clap::Args)]
+struct ReprocessArgs {
+    /// The images table (default: TABLE_NAME, as in .imgpipe/local.env).
+    #[arg(long, env = "TABLE_NAME", value_name = "NAME")]
+    table: String,
+    /// The event queue process-upload reads (default: QUEUE_URL).
+    #[arg(long, env = "QUEUE_URL", value_name = "URL")]
+    queue_url: String,
+    /// Only records of uploads to this bucket (default: UPLOADS_BUCKET when set).
+    #[arg(long, env = "UPLOADS_BUCKET", value_name = "NAME")]
+    uploads_bucket: Option<String>,
+    /// Records made by another configuration than the current one, or before records said
+    /// (the default).
+    #[arg(long, conflicts_with = "all")]
+    stale: bool,
+    /// Every processed and rejected record.
+    #[arg(long)]
+    all: bool,
+    /// Only records whose upload key starts with PREFIX.
+    #[arg(long, value_name = "PREFIX")]
+    prefix: Option<String>,
+    /// Count what would be sent, send nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// Messages per second (each is one photo for the function).
+    #[arg(long, default_value_t = 50.0, value_parser = positive_rate)]
+    rate: f64,
+    /// The current variant specs, as the function has them (default: IMGPIPE_VARIANTS or the
+    /// built-in three). Records made by these are current.
+    #[arg(long, value_name = "SPEC", value_parser = parse_variant_list)]
+    variants: Option<VariantList>,
+}
+
+fn positive_rate(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(rate) if rate.is_finite() && rate > 0.0 && rate <= 100_000.0 => Ok(rate),
+        _ => Err(format!(
+            "`{text}` is not a rate: messages per second, above 0 and at most 100000"
+        )),
+    }
 }
 
 /// One `--variants` value: a whole comma-separated list. A newtype, because clap takes a bare
@@ -185,6 +243,83 @@ fn main() -> ExitCode {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     eprintln!("imgpipe redrive: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Command::Config { variants } => match PipelineConfig::from_env() {
+            Ok(env) => {
+                let config = PipelineConfig {
+                    variants: variants.map_or(env.variants, |list| list.0),
+                    ..env
+                };
+                println!("pipeline   {}", config.pipeline_id());
+                println!("variants   {}", config.canonical_variants().join(","));
+                println!("max_bytes  {}", config.limits.max_bytes);
+                println!("max_pixels {}", config.limits.max_pixels);
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("imgpipe: {e}");
+                ExitCode::from(2)
+            }
+        },
+        Command::Reprocess(args) => {
+            let variants = match args.variants {
+                Some(list) => list.0,
+                None => match PipelineConfig::from_env() {
+                    Ok(env) => env.variants,
+                    Err(e) => {
+                        eprintln!("imgpipe: {e}");
+                        return ExitCode::from(2);
+                    }
+                },
+            };
+            let pipeline = PipelineConfig {
+                variants,
+                ..PipelineConfig::default()
+            }
+            .pipeline_id();
+            let target = reprocess::Target {
+                table: args.table,
+                queue_url: args.queue_url,
+                uploads_bucket: args.uploads_bucket.filter(|b| !b.is_empty()),
+            };
+            let options = reprocess::Options {
+                all: args.all,
+                prefix: args.prefix,
+                dry_run: args.dry_run,
+                rate: args.rate,
+                pipeline,
+            };
+            let runtime = match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(runtime) => runtime,
+                Err(e) => {
+                    eprintln!("imgpipe reprocess: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            let started = Instant::now();
+            match runtime.block_on(reprocess::run(&target, &options)) {
+                Ok(summary) => {
+                    println!(
+                        "{}",
+                        reprocess::report(&summary, &options, started.elapsed().as_secs_f64())
+                    );
+                    for failure in &summary.failed {
+                        eprintln!("imgpipe reprocess: not sent: {failure}");
+                    }
+                    if summary.failed.is_empty() {
+                        ExitCode::SUCCESS
+                    } else {
+                        ExitCode::FAILURE
+                    }
+                }
+                Err(e) => {
+                    eprintln!("imgpipe reprocess: {e}");
                     ExitCode::FAILURE
                 }
             }
