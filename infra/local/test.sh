@@ -30,6 +30,9 @@ set -a
 source "$state/local.env"
 set +a
 
+# The suite's operations test restarts this cloud's functions with other settings, and back.
+export IMGPIPE_STATE_DIR="$state"
+
 echo "== tests"
 # The end-to-end tests share one queue; one at a time keeps their waits independent.
 cargo test --profile local --workspace -- --test-threads 1
