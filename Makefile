@@ -10,7 +10,7 @@ PHOTOS ?=
 EMULATOR ?= moto
 export IMGPIPE_EMULATOR := $(EMULATOR)
 
-.PHONY: demo test load up down logs status venv build validate deploy destroy bench reprocess redrive
+.PHONY: demo test load up down logs status venv build validate deploy destroy bench reprocess redrive smoke-arm64
 
 ## make demo: bring the local cloud up, upload the photos, show what the pipeline made of them
 demo: up
@@ -60,6 +60,11 @@ validate: venv
 ## make deploy: sam build + sam deploy (--guided the first time, which writes samconfig.toml)
 deploy: venv
 	@infra/deploy.sh
+
+## make smoke-arm64: build the arm64 bootstrap `make deploy` ships (about 12 minutes cold) and run it
+## once under qemu against a stand-in Lambda runtime API and a moto of its own; not in make test
+smoke-arm64:
+	@infra/smoke-arm64.sh
 
 ## make destroy: delete the deployed stack (the images table is retained)
 destroy: venv

@@ -9,14 +9,8 @@ export PATH="$root/.venv/bin:$PATH" SAM_CLI_TELEMETRY=0
 
 "$root/infra/local/venv.sh"
 "$root/infra/local/build-tools.sh"
-# The HEIC decoder for the Lambda's arm64, cross-built with zig like the Rust code; libheif's and
-# libjpeg-turbo's cmake builds get the same toolchain (the aarch64 prefix, no host libraries).
-arm64=aarch64-unknown-linux-gnu
-"$root/infra/codecs/build.sh" "$arm64"
-# Static: zig's linker does not fall back from -lheif to libheif.a as the host linker does.
-export PKG_CONFIG_PATH="$root/target/codecs/$arm64/lib/pkgconfig" PKG_CONFIG_ALLOW_CROSS=1
-export SYSTEM_DEPS_LINK=static
-export CMAKE_TOOLCHAIN_FILE_aarch64_unknown_linux_gnu="$root/infra/codecs/cross-$arm64.cmake"
+# shellcheck source=infra/arm64-env.sh
+source "$root/infra/arm64-env.sh"
 sam build --template infra/template.yaml --beta-features
 if [ -f samconfig.toml ]; then
   sam deploy
