@@ -8,17 +8,10 @@ use crate::config::OutputFormat;
 /// composited onto white first, as a browser shows them on a white page.
 pub fn encode(image: &DynamicImage, format: OutputFormat, quality: u8) -> Result<Vec<u8>, String> {
     match format {
-        OutputFormat::Jpeg => {
-            let flattened;
-            let rgb = match image {
-                DynamicImage::ImageRgb8(rgb) => rgb,
-                other => {
-                    flattened = flatten_onto_white(other);
-                    &flattened
-                }
-            };
-            encode_jpeg(rgb, quality)
-        }
+        OutputFormat::Jpeg => match image {
+            DynamicImage::ImageRgb8(rgb) => encode_jpeg(rgb, quality),
+            other => encode_jpeg(&flatten_onto_white(other), quality),
+        },
         OutputFormat::WebP => {
             let (w, h) = (image.width(), image.height());
             let encoded = match image {
@@ -38,13 +31,99 @@ pub fn encode(image: &DynamicImage, format: OutputFormat, quality: u8) -> Result
     }
 }
 
-/// libjpeg-turbo, baseline, standard (IJG) tables at `quality`; 4:2:0 chroma below quality 90,
-/// where the eye does not miss it, and full-resolution chroma above, where it is asked for.
+/// Which JPEG encoder, and how: what the quality harness (`imgpipe-quality`) compares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct JpegSettings {
+    pub encoder: JpegEncoder,
+    /// 4:2:0 (half-resolution chroma) rather than 4:4:4.
+    pub subsample_chroma: bool,
+    pub progressive: bool,
+    /// Huffman tables made for the image rather than the standard ones.
+    pub optimize_coding: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JpegEncoder {
+    /// libjpeg-turbo with the standard (IJG) quantisation tables.
+    Turbo,
+    /// libjxl's jpegli: its own quantisation, derived from a perceptual distance, with adaptive
+    /// quantisation.
+    Jpegli,
+}
+
+impl JpegSettings {
+    /// What the pipeline used before jpegli: libjpeg-turbo baseline, standard Huffman tables,
+    /// 4:2:0 below quality 90. The harness's baseline.
+    pub fn turbo_baseline(quality: u8) -> Self {
+        JpegSettings {
+            encoder: JpegEncoder::Turbo,
+            subsample_chroma: quality < 90,
+            progressive: false,
+            optimize_coding: false,
+        }
+    }
+}
+
+/// Encodes RGB pixels as a JPEG with `settings` at `quality` (1–100). No markers but the frame's
+/// own: no JFIF, EXIF, XMP or ICC.
+pub fn encode_jpeg_with(
+    rgb: &RgbImage,
+    quality: u8,
+    settings: JpegSettings,
+) -> Result<Vec<u8>, String> {
+    match settings.encoder {
+        JpegEncoder::Turbo => encode_turbo(rgb, quality, settings),
+        JpegEncoder::Jpegli => encode_jpegli(rgb, quality, settings),
+    }
+}
+
 fn encode_jpeg(rgb: &RgbImage, quality: u8) -> Result<Vec<u8>, String> {
+    encode_jpeg_with(rgb, quality, JpegSettings::turbo_baseline(quality))
+}
+
+/// jpegli through the `jpegli` crate, whose errors unwind out of the C++ library: caught here, so
+/// that a failed encode is an error like any other (the pipeline's panic guard is the backstop).
+fn encode_jpegli(rgb: &RgbImage, quality: u8, settings: JpegSettings) -> Result<Vec<u8>, String> {
+    let (width, height) = (rgb.width() as usize, rgb.height() as usize);
+    let pixels = rgb.as_raw();
+    std::panic::catch_unwind(|| -> std::io::Result<Vec<u8>> {
+        let mut compress = jpegli::Compress::new(jpegli::ColorSpace::JCS_RGB);
+        compress.set_size(width, height);
+        compress.set_quality(f32::from(quality));
+        if settings.subsample_chroma {
+            compress.set_chroma_sampling_pixel_sizes((2, 2), (2, 2));
+        } else {
+            compress.set_chroma_sampling_pixel_sizes((1, 1), (1, 1));
+        }
+        compress.set_optimize_coding(settings.optimize_coding);
+        if settings.progressive {
+            compress.set_progressive_mode();
+        }
+        let mut started = compress.start_compress(Vec::with_capacity(pixels.len() / 8))?;
+        started.write_scanlines(pixels)?;
+        started.finish()
+    })
+    .map_err(|panic| {
+        panic
+            .downcast_ref::<String>()
+            .cloned()
+            .unwrap_or_else(|| "jpegli failed".to_owned())
+    })?
+    .map_err(|e| format!("jpegli: {e}"))
+}
+
+/// libjpeg-turbo with the standard (IJG) tables at `quality`.
+fn encode_turbo(rgb: &RgbImage, quality: u8, settings: JpegSettings) -> Result<Vec<u8>, String> {
     let failed = |e: turbojpeg::Error| e.to_string();
     let mut compressor = turbojpeg::Compressor::new().map_err(failed)?;
     compressor.set_quality(i32::from(quality)).map_err(failed)?;
-    let subsampling = if quality < 90 {
+    compressor
+        .set_optimize(settings.optimize_coding)
+        .map_err(failed)?;
+    if settings.progressive {
+        compressor.set_progressive(true).map_err(failed)?;
+    }
+    let subsampling = if settings.subsample_chroma {
         turbojpeg::Subsamp::Sub2x2
     } else {
         turbojpeg::Subsamp::None
@@ -59,6 +138,14 @@ fn encode_jpeg(rgb: &RgbImage, quality: u8) -> Result<Vec<u8>, String> {
         format: turbojpeg::PixelFormat::RGB,
     };
     compressor.compress_to_vec(image).map_err(failed)
+}
+
+/// RGB pixels as the JPEG path encodes them: transparency composited onto white.
+pub fn flatten(image: &DynamicImage) -> RgbImage {
+    match image {
+        DynamicImage::ImageRgb8(rgb) => rgb.clone(),
+        other => flatten_onto_white(other),
+    }
 }
 
 fn flatten_onto_white(image: &DynamicImage) -> RgbImage {

@@ -26,6 +26,7 @@ use image::{DynamicImage, GenericImageView};
 use crate::config::{OutputFormat, PipelineConfig, VariantSpec};
 use crate::metadata::{read_exif, read_exif_tiff, ExifFields, Gps};
 pub use colour::{ColourConversion, ColourSource};
+pub use encode::{encode_jpeg_with, JpegEncoder, JpegSettings};
 pub use error::Rejection;
 pub use fingerprint::Fingerprints;
 pub use sniff::{sniff, Sniffed, Supported};
@@ -106,6 +107,33 @@ pub fn process(bytes: &[u8], config: &PipelineConfig) -> Result<ProcessedImage, 
 }
 
 fn process_unguarded(bytes: &[u8], config: &PipelineConfig) -> Result<ProcessedImage, Rejection> {
+    process_with(bytes, config, &mut |variant, spec| {
+        encode::encode(variant, spec.format, spec.quality)
+    })
+}
+
+/// Each variant's finished pixels (upright, sRGB, at its size) just before they are encoded,
+/// by the same decode, resize, colour and orientation steps as `process`: the lossless
+/// references the quality harness scores encoders against. RGBA is flattened as the JPEG path
+/// flattens it.
+pub fn finished_variants(
+    bytes: &[u8],
+    config: &PipelineConfig,
+) -> Result<Vec<(String, image::RgbImage)>, Rejection> {
+    let mut finished = Vec::new();
+    process_with(bytes, config, &mut |variant, spec| {
+        finished.push((spec.name.clone(), encode::flatten(variant)));
+        Ok(Vec::new())
+    })?;
+    Ok(finished)
+}
+
+/// `process`, with `encode` turning each finished variant into bytes.
+fn process_with(
+    bytes: &[u8],
+    config: &PipelineConfig,
+    encode: &mut dyn FnMut(&DynamicImage, &VariantSpec) -> Result<Vec<u8>, String>,
+) -> Result<ProcessedImage, Rejection> {
     if bytes.is_empty() {
         return Err(Rejection::Empty);
     }
@@ -187,10 +215,8 @@ fn process_unguarded(bytes: &[u8], config: &PipelineConfig) -> Result<ProcessedI
         timed(&mut timings.orient_ms, || {
             variant.apply_orientation(orientation)
         });
-        let data = timed(&mut timings.encode_ms, || {
-            encode::encode(&variant, spec.format, spec.quality)
-        })
-        .map_err(encode_failed)?;
+        let data =
+            timed(&mut timings.encode_ms, || encode(&variant, spec)).map_err(encode_failed)?;
         variants[index] = Some(EncodedVariant {
             name: spec.name.clone(),
             format: spec.format,

@@ -1,0 +1,265 @@
+//! `imgpipe-quality`: how many bytes each JPEG encoder needs for the same visual quality, on the
+//! pipeline's own variants. For each photo, the pipeline makes its variants (same decode,
+//! resize, colour and orientation) and hands back the finished pixels; each candidate encodes
+//! them at five qualities, and SSIMULACRA2 scores each decoded result against those lossless
+//! pixels. The bytes a candidate needs for scores 70, 75 and 80 are interpolated in log-bytes
+//! between its five points, and divided by what libjpeg-turbo's plain baseline encode (what the
+//! pipeline used before) needs for the same score. One thread; `make bench` pins it to one core.
+//!
+//!     imgpipe-quality [--reps N] PHOTO...
+
+mod curve;
+mod score;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use imgpipe::config::PipelineConfig;
+use imgpipe::image::{encode_jpeg_with, finished_variants, JpegEncoder, JpegSettings};
+
+use curve::{geometric_mean, Curve};
+
+/// The qualities each candidate is measured at: wide enough that every candidate's scores span
+/// 70–80 on photos.
+const QUALITIES: [u8; 5] = [55, 65, 75, 85, 92];
+/// The SSIMULACRA2 scores compared at: 70 "good", 80 "very good" (the metric's own guide).
+const TARGETS: [f64; 3] = [70.0, 75.0, 80.0];
+
+/// One way of encoding, named for the table.
+struct Candidate {
+    label: &'static str,
+    settings: fn(u8) -> JpegSettings,
+}
+
+fn jpegli(subsample_chroma: bool, progressive: bool) -> JpegSettings {
+    JpegSettings {
+        encoder: JpegEncoder::Jpegli,
+        subsample_chroma,
+        progressive,
+        optimize_coding: true,
+    }
+}
+
+fn candidates() -> Vec<Candidate> {
+    vec![
+        Candidate {
+            label: "libjpeg-turbo baseline (before)",
+            settings: JpegSettings::turbo_baseline,
+        },
+        Candidate {
+            label: "libjpeg-turbo optimised, progressive",
+            settings: |q| JpegSettings {
+                progressive: true,
+                optimize_coding: true,
+                ..JpegSettings::turbo_baseline(q)
+            },
+        },
+        Candidate {
+            label: "jpegli 4:2:0 baseline",
+            settings: |_| jpegli(true, false),
+        },
+        Candidate {
+            label: "jpegli 4:4:4 baseline",
+            settings: |_| jpegli(false, false),
+        },
+        Candidate {
+            label: "jpegli 4:2:0 progressive",
+            settings: |_| jpegli(true, true),
+        },
+        Candidate {
+            label: "jpegli 4:4:4 progressive",
+            settings: |_| jpegli(false, true),
+        },
+    ]
+}
+
+/// One encode of one variant: its size, score and time.
+#[derive(Debug, Clone, Copy)]
+struct Point {
+    quality: u8,
+    bytes: usize,
+    score: f64,
+    encode_ms: f64,
+}
+
+fn main() -> ExitCode {
+    let mut reps = 3usize;
+    let mut photos = Vec::new();
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--reps" => match args.next().and_then(|n| n.parse().ok()) {
+                Some(n) if n > 0 => reps = n,
+                _ => return usage("--reps takes a number above 0"),
+            },
+            "-h" | "--help" => return usage(""),
+            _ => photos.push(PathBuf::from(arg)),
+        }
+    }
+    if photos.is_empty() {
+        return usage("no photos given");
+    }
+    let config = PipelineConfig::default();
+    let candidates = candidates();
+    // ratios[candidate][target]: one per photo and variant where both curves reach the target.
+    let mut ratios = vec![vec![Vec::new(); TARGETS.len()]; candidates.len()];
+    // Encode time of the default spec's variants per photo, per candidate, per megapixel made.
+    let mut spec_ms = vec![Vec::new(); candidates.len()];
+
+    println!(
+        "## Per photo and variant: bytes, SSIMULACRA2 and encode time at the spec's quality\n"
+    );
+    println!("| photo | variant | size | encoder | quality | bytes | SSIMULACRA2 | encode ms |");
+    println!("|---|---|---|---|---|---|---|---|");
+    for photo in &photos {
+        let name = photo
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let bytes = match std::fs::read(photo) {
+            Ok(bytes) => bytes,
+            Err(e) => {
+                eprintln!("imgpipe-quality: {}: {e}", photo.display());
+                return ExitCode::FAILURE;
+            }
+        };
+        let variants = match finished_variants(&bytes, &config) {
+            Ok(variants) => variants,
+            Err(rejection) => {
+                eprintln!("imgpipe-quality: {name}: rejected: {rejection}");
+                continue;
+            }
+        };
+        let mut photo_ms = vec![0.0; candidates.len()];
+        let mut photo_mp = 0.0;
+        for (variant, reference) in &variants {
+            let Some(spec) = config.variants.iter().find(|s| &s.name == variant) else {
+                continue;
+            };
+            let scorer = match score::Reference::new(reference) {
+                Ok(scorer) => scorer,
+                Err(e) => {
+                    eprintln!("imgpipe-quality: {name} {variant}: {e}");
+                    continue;
+                }
+            };
+            photo_mp += f64::from(reference.width()) * f64::from(reference.height()) / 1e6;
+            let mut curves = Vec::with_capacity(candidates.len());
+            for (c, candidate) in candidates.iter().enumerate() {
+                let mut points = Vec::with_capacity(QUALITIES.len() + 1);
+                let mut qualities = QUALITIES.to_vec();
+                if !qualities.contains(&spec.quality) {
+                    qualities.push(spec.quality);
+                }
+                for quality in qualities {
+                    match measure(
+                        reference,
+                        &scorer,
+                        quality,
+                        (candidate.settings)(quality),
+                        reps,
+                    ) {
+                        Ok(point) => points.push(point),
+                        Err(e) => {
+                            eprintln!("imgpipe-quality: {name} {variant} {}: {e}", candidate.label);
+                        }
+                    }
+                }
+                if let Some(at_spec) = points.iter().find(|p| p.quality == spec.quality) {
+                    photo_ms[c] += at_spec.encode_ms;
+                    println!(
+                        "| {name} | {variant} | {}×{} | {} | {} | {} | {:.1} | {:.2} |",
+                        reference.width(),
+                        reference.height(),
+                        candidate.label,
+                        spec.quality,
+                        at_spec.bytes,
+                        at_spec.score,
+                        at_spec.encode_ms
+                    );
+                }
+                let curve: Vec<(f64, f64)> = points
+                    .iter()
+                    .filter(|p| QUALITIES.contains(&p.quality))
+                    .map(|p| (p.score, p.bytes as f64))
+                    .collect();
+                curves.push(Curve::new(curve));
+            }
+            for (c, curve) in curves.iter().enumerate() {
+                for (t, &target) in TARGETS.iter().enumerate() {
+                    if let (Some(ours), Some(base)) =
+                        (curve.bytes_at(target), curves[0].bytes_at(target))
+                    {
+                        ratios[c][t].push(ours / base);
+                    }
+                }
+            }
+        }
+        for (c, ms) in photo_ms.iter().enumerate() {
+            if photo_mp > 0.0 {
+                spec_ms[c].push((*ms, photo_mp));
+            }
+        }
+    }
+
+    println!("\n## Bytes at equal SSIMULACRA2, relative to libjpeg-turbo's baseline (geometric mean over photos and variants)\n");
+    println!("| encoder | at 70 | at 75 | at 80 | encode ms per MP made (default spec) |");
+    println!("|---|---|---|---|---|");
+    for (c, candidate) in candidates.iter().enumerate() {
+        let cells: Vec<String> = ratios[c]
+            .iter()
+            .map(|r| match geometric_mean(r) {
+                Some(mean) => format!("{mean:.3} (n={})", r.len()),
+                None => "–".to_owned(),
+            })
+            .collect();
+        let ms: f64 = spec_ms[c].iter().map(|(ms, _)| ms).sum();
+        let mp: f64 = spec_ms[c].iter().map(|(_, mp)| mp).sum();
+        println!(
+            "| {} | {} | {:.2} |",
+            candidate.label,
+            cells.join(" | "),
+            if mp > 0.0 { ms / mp } else { f64::NAN }
+        );
+    }
+    ExitCode::SUCCESS
+}
+
+/// Encodes `reference` `reps` times (the fastest counts), decodes the result and scores it.
+fn measure(
+    reference: &image::RgbImage,
+    scorer: &score::Reference,
+    quality: u8,
+    settings: JpegSettings,
+    reps: usize,
+) -> Result<Point, String> {
+    let mut best = f64::INFINITY;
+    let mut encoded = Vec::new();
+    for _ in 0..reps {
+        let started = Instant::now();
+        encoded = encode_jpeg_with(reference, quality, settings)?;
+        best = best.min(started.elapsed().as_secs_f64() * 1000.0);
+    }
+    let decoded = image::load_from_memory_with_format(&encoded, image::ImageFormat::Jpeg)
+        .map_err(|e| format!("decoding our own JPEG: {e}"))?
+        .to_rgb8();
+    Ok(Point {
+        quality,
+        bytes: encoded.len(),
+        score: scorer.score(&decoded)?,
+        encode_ms: best,
+    })
+}
+
+fn usage(problem: &str) -> ExitCode {
+    if !problem.is_empty() {
+        eprintln!("imgpipe-quality: {problem}");
+    }
+    eprintln!("usage: imgpipe-quality [--reps N] PHOTO...");
+    if problem.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(2)
+    }
+}
