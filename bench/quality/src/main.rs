@@ -32,11 +32,11 @@ struct Candidate {
     settings: fn(u8) -> JpegSettings,
 }
 
-fn jpegli(subsample_chroma: bool, progressive: bool) -> JpegSettings {
+fn jpegli(subsample_chroma: bool, progressive_level: u8) -> JpegSettings {
     JpegSettings {
         encoder: JpegEncoder::Jpegli,
         subsample_chroma,
-        progressive,
+        progressive_level,
         optimize_coding: true,
     }
 }
@@ -50,26 +50,30 @@ fn candidates() -> Vec<Candidate> {
         Candidate {
             label: "libjpeg-turbo optimised, progressive",
             settings: |q| JpegSettings {
-                progressive: true,
+                progressive_level: 1,
                 optimize_coding: true,
                 ..JpegSettings::turbo_baseline(q)
             },
         },
         Candidate {
-            label: "jpegli 4:2:0 baseline",
-            settings: |_| jpegli(true, false),
+            label: "jpegli 4:2:0 sequential",
+            settings: |_| jpegli(true, 0),
         },
         Candidate {
-            label: "jpegli 4:4:4 baseline",
-            settings: |_| jpegli(false, false),
+            label: "jpegli 4:4:4 sequential",
+            settings: |_| jpegli(false, 0),
         },
         Candidate {
-            label: "jpegli 4:2:0 progressive",
-            settings: |_| jpegli(true, true),
+            label: "jpegli 4:2:0 progressive 1",
+            settings: |_| jpegli(true, 1),
         },
         Candidate {
-            label: "jpegli 4:4:4 progressive",
-            settings: |_| jpegli(false, true),
+            label: "jpegli 4:4:4 progressive 1",
+            settings: |_| jpegli(false, 1),
+        },
+        Candidate {
+            label: "jpegli 4:4:4 progressive 2",
+            settings: |_| jpegli(false, 2),
         },
     ]
 }
@@ -241,9 +245,13 @@ fn measure(
         encoded = encode_jpeg_with(reference, quality, settings)?;
         best = best.min(started.elapsed().as_secs_f64() * 1000.0);
     }
-    let decoded = image::load_from_memory_with_format(&encoded, image::ImageFormat::Jpeg)
-        .map_err(|e| format!("decoding our own JPEG: {e}"))?
-        .to_rgb8();
+    // Decoded as browsers decode (libjpeg-turbo, with its smooth chroma upsampling): the
+    // pixels people see are what is scored.
+    let decoded = turbojpeg::decompress(&encoded, turbojpeg::PixelFormat::RGB)
+        .map_err(|e| format!("decoding our own JPEG: {e}"))?;
+    let decoded =
+        image::RgbImage::from_raw(decoded.width as u32, decoded.height as u32, decoded.pixels)
+            .ok_or("libjpeg-turbo's output is not width×height×3")?;
     Ok(Point {
         quality,
         bytes: encoded.len(),

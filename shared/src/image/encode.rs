@@ -37,7 +37,9 @@ pub struct JpegSettings {
     pub encoder: JpegEncoder,
     /// 4:2:0 (half-resolution chroma) rather than 4:4:4.
     pub subsample_chroma: bool,
-    pub progressive: bool,
+    /// 0: sequential (baseline); above: progressive (jpegli has levels 1 and 2, more scans at
+    /// 2; libjpeg-turbo has one progression).
+    pub progressive_level: u8,
     /// Huffman tables made for the image rather than the standard ones.
     pub optimize_coding: bool,
 }
@@ -58,7 +60,7 @@ impl JpegSettings {
         JpegSettings {
             encoder: JpegEncoder::Turbo,
             subsample_chroma: quality < 90,
-            progressive: false,
+            progressive_level: 0,
             optimize_coding: false,
         }
     }
@@ -81,35 +83,15 @@ fn encode_jpeg(rgb: &RgbImage, quality: u8) -> Result<Vec<u8>, String> {
     encode_jpeg_with(rgb, quality, JpegSettings::turbo_baseline(quality))
 }
 
-/// jpegli through the `jpegli` crate, whose errors unwind out of the C++ library: caught here, so
-/// that a failed encode is an error like any other (the pipeline's panic guard is the backstop).
+/// jpegli at the distance its own mapping gives `quality`.
 fn encode_jpegli(rgb: &RgbImage, quality: u8, settings: JpegSettings) -> Result<Vec<u8>, String> {
-    let (width, height) = (rgb.width() as usize, rgb.height() as usize);
-    let pixels = rgb.as_raw();
-    std::panic::catch_unwind(|| -> std::io::Result<Vec<u8>> {
-        let mut compress = jpegli::Compress::new(jpegli::ColorSpace::JCS_RGB);
-        compress.set_size(width, height);
-        compress.set_quality(f32::from(quality));
-        if settings.subsample_chroma {
-            compress.set_chroma_sampling_pixel_sizes((2, 2), (2, 2));
-        } else {
-            compress.set_chroma_sampling_pixel_sizes((1, 1), (1, 1));
-        }
-        compress.set_optimize_coding(settings.optimize_coding);
-        if settings.progressive {
-            compress.set_progressive_mode();
-        }
-        let mut started = compress.start_compress(Vec::with_capacity(pixels.len() / 8))?;
-        started.write_scanlines(pixels)?;
-        started.finish()
-    })
-    .map_err(|panic| {
-        panic
-            .downcast_ref::<String>()
-            .cloned()
-            .unwrap_or_else(|| "jpegli failed".to_owned())
-    })?
-    .map_err(|e| format!("jpegli: {e}"))
+    let options = super::jpegli::Options {
+        distance: super::jpegli::distance_for_quality(quality),
+        subsample_chroma: settings.subsample_chroma,
+        progressive_level: settings.progressive_level,
+        optimize_coding: settings.optimize_coding,
+    };
+    super::jpegli::encode(rgb.as_raw(), rgb.width(), rgb.height(), &options)
 }
 
 /// libjpeg-turbo with the standard (IJG) tables at `quality`.
@@ -120,7 +102,7 @@ fn encode_turbo(rgb: &RgbImage, quality: u8, settings: JpegSettings) -> Result<V
     compressor
         .set_optimize(settings.optimize_coding)
         .map_err(failed)?;
-    if settings.progressive {
+    if settings.progressive_level > 0 {
         compressor.set_progressive(true).map_err(failed)?;
     }
     let subsampling = if settings.subsample_chroma {

@@ -10,6 +10,7 @@ pub mod fingerprint;
 pub mod geometry;
 mod heif;
 mod heif_memory;
+mod jpegli;
 mod orientation_transform;
 pub mod phash;
 mod resize;
