@@ -228,15 +228,8 @@ fn main() -> ExitCode {
             dlq_url,
             dry_run,
         } => {
-            let runtime = match tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            {
-                Ok(runtime) => runtime,
-                Err(e) => {
-                    eprintln!("imgpipe redrive: {e}");
-                    return ExitCode::FAILURE;
-                }
+            let Some(runtime) = runtime("redrive") else {
+                return ExitCode::FAILURE;
             };
             let queues = redrive::Queues { queue_url, dlq_url };
             match runtime.block_on(redrive::run(&queues, dry_run)) {
@@ -292,15 +285,8 @@ fn main() -> ExitCode {
                 rate: args.rate,
                 pipeline,
             };
-            let runtime = match tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            {
-                Ok(runtime) => runtime,
-                Err(e) => {
-                    eprintln!("imgpipe reprocess: {e}");
-                    return ExitCode::FAILURE;
-                }
+            let Some(runtime) = runtime("reprocess") else {
+                return ExitCode::FAILURE;
             };
             let started = Instant::now();
             match runtime.block_on(reprocess::run(&target, &options)) {
@@ -334,6 +320,20 @@ fn main() -> ExitCode {
                     ExitCode::FAILURE
                 }
             }
+        }
+    }
+}
+
+/// A one-thread runtime for a subcommand that talks to AWS; `None`, said, if there is none.
+fn runtime(command: &str) -> Option<tokio::runtime::Runtime> {
+    match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => Some(runtime),
+        Err(e) => {
+            eprintln!("imgpipe {command}: {e}");
+            None
         }
     }
 }
