@@ -436,8 +436,14 @@ fn renamed(file: &Path, name: &str) -> String {
 /// The input path for the one-line report, control characters escaped so that a file name
 /// cannot break the line or forge another.
 fn shown(file: &Path) -> String {
-    let mut line = String::new();
-    for c in file.display().to_string().chars() {
+    printable(&file.display().to_string())
+}
+
+/// `text` with control characters escaped (`\n`, `\u{1b}`…): file names and S3 keys are the
+/// uploader's, and must not move the operator's cursor, colour the terminal or forge lines.
+fn printable(text: &str) -> String {
+    let mut line = String::with_capacity(text.len());
+    for c in text.chars() {
         if c.is_control() {
             line.extend(c.escape_default());
         } else {
@@ -445,4 +451,16 @@ fn shown(file: &Path) -> String {
         }
     }
     line
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn control_characters_are_shown_not_obeyed() {
+        assert_eq!(
+            super::printable("a\u{1b}[31mred\nline\u{7f}"),
+            "a\\u{1b}[31mred\\nline\\u{7f}"
+        );
+        assert_eq!(super::printable("café/ok.jpg"), "café/ok.jpg");
+    }
 }
