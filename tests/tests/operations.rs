@@ -329,6 +329,29 @@ async fn reprocess_after_a_spec_change_remakes_stale_records_and_nothing_else() 
     );
     assert_eq!(count(&again, "skipped"), 4, "{again}");
 
+    // A send that fails is counted, named and makes the run fail.
+    let missing = format!("{}-missing", cloud.queue_url);
+    let output = Command::new(imgpipe())
+        .args([
+            "reprocess",
+            "--all",
+            "--prefix",
+            &prefix,
+            "--queue-url",
+            &missing,
+        ])
+        .env("IMGPIPE_VARIANTS", NEW_SPECS)
+        .output()
+        .expect("imgpipe runs");
+    let report = String::from_utf8_lossy(&output.stdout);
+    let errors = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "exits non-zero: {report}");
+    assert_eq!(count(&report, "failed"), 4, "{report}");
+    assert!(
+        errors.contains(&key("landscape.jpg")),
+        "names what it could not send: {errors}"
+    );
+
     cloud
         .sqs
         .delete_queue()

@@ -228,15 +228,8 @@ fn main() -> ExitCode {
             dlq_url,
             dry_run,
         } => {
-            let runtime = match tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            {
-                Ok(runtime) => runtime,
-                Err(e) => {
-                    eprintln!("imgpipe redrive: {e}");
-                    return ExitCode::FAILURE;
-                }
+            let Some(runtime) = runtime("redrive") else {
+                return ExitCode::FAILURE;
             };
             let queues = redrive::Queues { queue_url, dlq_url };
             match runtime.block_on(redrive::run(&queues, dry_run)) {
@@ -292,15 +285,8 @@ fn main() -> ExitCode {
                 rate: args.rate,
                 pipeline,
             };
-            let runtime = match tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            {
-                Ok(runtime) => runtime,
-                Err(e) => {
-                    eprintln!("imgpipe reprocess: {e}");
-                    return ExitCode::FAILURE;
-                }
+            let Some(runtime) = runtime("reprocess") else {
+                return ExitCode::FAILURE;
             };
             let started = Instant::now();
             match runtime.block_on(reprocess::run(&target, &options)) {
@@ -334,6 +320,20 @@ fn main() -> ExitCode {
                     ExitCode::FAILURE
                 }
             }
+        }
+    }
+}
+
+/// A one-thread runtime for a subcommand that talks to AWS; `None`, said, if there is none.
+fn runtime(command: &str) -> Option<tokio::runtime::Runtime> {
+    match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => Some(runtime),
+        Err(e) => {
+            eprintln!("imgpipe {command}: {e}");
+            None
         }
     }
 }
@@ -436,8 +436,14 @@ fn renamed(file: &Path, name: &str) -> String {
 /// The input path for the one-line report, control characters escaped so that a file name
 /// cannot break the line or forge another.
 fn shown(file: &Path) -> String {
-    let mut line = String::new();
-    for c in file.display().to_string().chars() {
+    printable(&file.display().to_string())
+}
+
+/// `text` with control characters escaped (`\n`, `\u{1b}`…): file names and S3 keys are the
+/// uploader's, and must not move the operator's cursor, colour the terminal or forge lines.
+fn printable(text: &str) -> String {
+    let mut line = String::with_capacity(text.len());
+    for c in text.chars() {
         if c.is_control() {
             line.extend(c.escape_default());
         } else {
@@ -445,4 +451,16 @@ fn shown(file: &Path) -> String {
         }
     }
     line
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn control_characters_are_shown_not_obeyed() {
+        assert_eq!(
+            super::printable("a\u{1b}[31mred\nline\u{7f}"),
+            "a\\u{1b}[31mred\\nline\\u{7f}"
+        );
+        assert_eq!(super::printable("café/ok.jpg"), "café/ok.jpg");
+    }
 }

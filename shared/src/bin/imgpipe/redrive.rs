@@ -199,7 +199,13 @@ fn describe(body: &str) -> String {
     match parse_s3_body(body) {
         Ok(records) if !records.is_empty() => records
             .iter()
-            .map(|r| format!("s3://{}/{}", r.bucket, r.key))
+            .map(|r| {
+                format!(
+                    "s3://{}/{}",
+                    crate::printable(&r.bucket),
+                    crate::printable(&r.key)
+                )
+            })
             .collect::<Vec<_>>()
             .join(", "),
         Ok(_) => "(no S3 records)".to_owned(),

@@ -103,7 +103,7 @@ pub async fn run(target: &Target, options: &Options) -> Result<Summary, String> 
                 summary.sent += 1;
                 continue;
             }
-            let shown = format!("s3://{}/{}", original.bucket, original.key);
+            let shown = crate::printable(&format!("s3://{}/{}", original.bucket, original.key));
             batch.push((shown, created_body(&original, &region)));
             if batch.len() == pacer.batch {
                 send(
