@@ -71,7 +71,8 @@ destroy: venv
 	@PATH="$(CURDIR)/.venv/bin:$$PATH" SAM_CLI_TELEMETRY=0 sam delete
 
 ## make bench: imgpipe against sharp and libvips (JPEG) and Pillow + pillow-heif (HEIC, AVIF) on one
-## core; prints two tables
+## core; prints two tables, the init times, then the JPEG quality table (bytes at equal
+## SSIMULACRA2; QUALITY=0 skips it)
 bench:
 	@bench/compare.sh
 

@@ -3,8 +3,8 @@
 # biggest photos and on 12 MP and 24 MP JPEGs made here; then against Pillow + pillow-heif on a
 # 12 MP HEIC and a 12 MP AVIF made here and on a real iPhone HEIC. sharp comes from npm and pyvips,
 # Pillow and pillow-heif from PyPI into bench/.peers (git-ignored); libvips itself from Debian
-# (apt, when it is missing). Prints two tables, then the functions' init time; nothing here is a
-# test.
+# (apt, when it is missing). Prints two tables, then the functions' init time, then the quality
+# table of JPEG encoders (bench/quality); nothing here is a test.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 peers="$root/bench/.peers"
@@ -158,3 +158,19 @@ PY
 echo
 echo "init time (process start to the first request for work), profile local, pinned to one core:"
 "${pin[@]}" python3 "$root/bench/init_time.py" --runs 20 "$root/target/local/process-upload" "$root/target/local/metadata-api"
+
+# The quality table (bench/quality): bytes at equal SSIMULACRA2 for libjpeg-turbo and jpegli
+# settings, on the pipeline's own variants of the corpus's largest photos. A few minutes: every
+# candidate is scored at five qualities. QUALITY=0 skips it.
+if [ "${QUALITY:-1}" != 0 ]; then
+  echo
+  echo "building imgpipe-quality (profile local; jpegli's cmake build the first time) ..."
+  cargo build --quiet --profile local -p imgpipe-quality --manifest-path "$root/Cargo.toml"
+  quality_inputs=()
+  for f in "$corpus/mobile/HMD_Nokia_8.3_5G.jpg" "$corpus/mobile/jolla.jpg" "$corpus/hdr/iphone_hdr_YES.jpg" \
+           "$corpus/hdr/canon_hdr_YES.jpg" "$corpus/Reconyx_HC500_Hyperfire.jpg"; do
+    [ -f "$f" ] && quality_inputs+=("$f")
+  done
+  echo "scoring JPEG encoders on ${#quality_inputs[@]} photos (SSIMULACRA2; one core) ..."
+  "${pin[@]}" "$root/target/local/imgpipe-quality" --reps 3 "${quality_inputs[@]}"
+fi

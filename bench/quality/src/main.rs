@@ -9,6 +9,7 @@
 //!     imgpipe-quality [--reps N] PHOTO...
 
 mod curve;
+mod jpegli;
 mod score;
 
 use std::path::PathBuf;
@@ -16,65 +17,81 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use imgpipe::config::PipelineConfig;
-use imgpipe::image::{encode_jpeg_with, finished_variants, JpegEncoder, JpegSettings};
+use imgpipe::image::{encode_jpeg_with, finished_variants, JpegSettings};
 
 use curve::{geometric_mean, Curve};
 
 /// The qualities each candidate is measured at: wide enough that every candidate's scores span
 /// 70–80 on photos.
-const QUALITIES: [u8; 5] = [55, 65, 75, 85, 92];
+const QUALITIES: [u8; 5] = [40, 55, 70, 85, 95];
 /// The SSIMULACRA2 scores compared at: 70 "good", 80 "very good" (the metric's own guide).
 const TARGETS: [f64; 3] = [70.0, 75.0, 80.0];
 
 /// One way of encoding, named for the table.
 struct Candidate {
     label: &'static str,
-    settings: fn(u8) -> JpegSettings,
+    encoder: Encoder,
 }
 
-fn jpegli(subsample_chroma: bool, progressive_level: u8) -> JpegSettings {
-    JpegSettings {
-        encoder: JpegEncoder::Jpegli,
-        subsample_chroma,
-        progressive_level,
-        optimize_coding: true,
+#[derive(Clone, Copy)]
+enum Encoder {
+    /// libjpeg-turbo through the pipeline's own encoder, with these settings for a quality.
+    Turbo(fn(u8) -> JpegSettings),
+    /// jpegli at the distance its own mapping gives the quality (`jpegli::distance_for_quality`).
+    Jpegli {
+        subsample_chroma: bool,
+        progressive_level: u8,
+    },
+}
+
+impl Encoder {
+    fn encode(self, rgb: &image::RgbImage, quality: u8) -> Result<Vec<u8>, String> {
+        match self {
+            Encoder::Turbo(settings) => encode_jpeg_with(rgb, quality, settings(quality)),
+            Encoder::Jpegli {
+                subsample_chroma,
+                progressive_level,
+            } => jpegli::encode(
+                rgb.as_raw(),
+                rgb.width(),
+                rgb.height(),
+                &jpegli::Options {
+                    distance: jpegli::distance_for_quality(quality),
+                    subsample_chroma,
+                    progressive_level,
+                    optimize_coding: true,
+                },
+            ),
+        }
     }
 }
 
 fn candidates() -> Vec<Candidate> {
+    let jpegli = |label, subsample_chroma, progressive_level| Candidate {
+        label,
+        encoder: Encoder::Jpegli {
+            subsample_chroma,
+            progressive_level,
+        },
+    };
     vec![
         Candidate {
-            label: "libjpeg-turbo baseline (before)",
-            settings: JpegSettings::turbo_baseline,
+            label: "libjpeg-turbo baseline (the pipeline's)",
+            encoder: Encoder::Turbo(JpegSettings::baseline),
         },
         Candidate {
             label: "libjpeg-turbo optimised, progressive",
-            settings: |q| JpegSettings {
-                progressive_level: 1,
+            encoder: Encoder::Turbo(|q| JpegSettings {
+                progressive: true,
                 optimize_coding: true,
-                ..JpegSettings::turbo_baseline(q)
-            },
+                ..JpegSettings::baseline(q)
+            }),
         },
-        Candidate {
-            label: "jpegli 4:2:0 sequential",
-            settings: |_| jpegli(true, 0),
-        },
-        Candidate {
-            label: "jpegli 4:4:4 sequential",
-            settings: |_| jpegli(false, 0),
-        },
-        Candidate {
-            label: "jpegli 4:2:0 progressive 1",
-            settings: |_| jpegli(true, 1),
-        },
-        Candidate {
-            label: "jpegli 4:4:4 progressive 1",
-            settings: |_| jpegli(false, 1),
-        },
-        Candidate {
-            label: "jpegli 4:4:4 progressive 2",
-            settings: |_| jpegli(false, 2),
-        },
+        jpegli("jpegli 4:2:0 sequential", true, 0),
+        jpegli("jpegli 4:4:4 sequential", false, 0),
+        jpegli("jpegli 4:2:0 progressive 1", true, 1),
+        jpegli("jpegli 4:4:4 progressive 1", false, 1),
+        jpegli("jpegli 4:4:4 progressive 2", false, 2),
     ]
 }
 
@@ -157,13 +174,7 @@ fn main() -> ExitCode {
                     qualities.push(spec.quality);
                 }
                 for quality in qualities {
-                    match measure(
-                        reference,
-                        &scorer,
-                        quality,
-                        (candidate.settings)(quality),
-                        reps,
-                    ) {
+                    match measure(reference, &scorer, quality, candidate.encoder, reps) {
                         Ok(point) => points.push(point),
                         Err(e) => {
                             eprintln!("imgpipe-quality: {name} {variant} {}: {e}", candidate.label);
@@ -235,14 +246,14 @@ fn measure(
     reference: &image::RgbImage,
     scorer: &score::Reference,
     quality: u8,
-    settings: JpegSettings,
+    encoder: Encoder,
     reps: usize,
 ) -> Result<Point, String> {
     let mut best = f64::INFINITY;
     let mut encoded = Vec::new();
     for _ in 0..reps {
         let started = Instant::now();
-        encoded = encode_jpeg_with(reference, quality, settings)?;
+        encoded = encoder.encode(reference, quality)?;
         best = best.min(started.elapsed().as_secs_f64() * 1000.0);
     }
     // Decoded as browsers decode (libjpeg-turbo, with its smooth chroma upsampling): the

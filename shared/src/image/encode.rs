@@ -31,78 +31,43 @@ pub fn encode(image: &DynamicImage, format: OutputFormat, quality: u8) -> Result
     }
 }
 
-/// Which JPEG encoder, and how: what the quality harness (`imgpipe-quality`) compares.
+/// How libjpeg-turbo encodes a JPEG variant: what the quality harness (`imgpipe-quality`)
+/// varies. The pipeline uses `baseline`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct JpegSettings {
-    pub encoder: JpegEncoder,
     /// 4:2:0 (half-resolution chroma) rather than 4:4:4.
     pub subsample_chroma: bool,
-    /// 0: sequential (baseline); above: progressive (jpegli has levels 1 and 2, more scans at
-    /// 2; libjpeg-turbo has one progression).
-    pub progressive_level: u8,
+    pub progressive: bool,
     /// Huffman tables made for the image rather than the standard ones.
     pub optimize_coding: bool,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum JpegEncoder {
-    /// libjpeg-turbo with the standard (IJG) quantisation tables.
-    Turbo,
-    /// libjxl's jpegli: its own quantisation, derived from a perceptual distance, with adaptive
-    /// quantisation.
-    Jpegli,
-}
-
 impl JpegSettings {
-    /// What the pipeline used before jpegli: libjpeg-turbo baseline, standard Huffman tables,
-    /// 4:2:0 below quality 90. The harness's baseline.
-    pub fn turbo_baseline(quality: u8) -> Self {
+    /// The pipeline's: baseline, standard Huffman tables, 4:2:0 below quality 90, where the eye
+    /// does not miss the chroma, and full-resolution chroma above, where it is asked for.
+    pub fn baseline(quality: u8) -> Self {
         JpegSettings {
-            encoder: JpegEncoder::Turbo,
             subsample_chroma: quality < 90,
-            progressive_level: 0,
+            progressive: false,
             optimize_coding: false,
         }
     }
 }
 
-/// Encodes RGB pixels as a JPEG with `settings` at `quality` (1–100). No markers but the frame's
-/// own: no JFIF, EXIF, XMP or ICC.
+/// Encodes RGB pixels with libjpeg-turbo and its standard (IJG) tables at `quality` (1–100).
+/// Writes a JFIF header and nothing else: no EXIF, XMP or ICC.
 pub fn encode_jpeg_with(
     rgb: &RgbImage,
     quality: u8,
     settings: JpegSettings,
 ) -> Result<Vec<u8>, String> {
-    match settings.encoder {
-        JpegEncoder::Turbo => encode_turbo(rgb, quality, settings),
-        JpegEncoder::Jpegli => encode_jpegli(rgb, quality, settings),
-    }
-}
-
-fn encode_jpeg(rgb: &RgbImage, quality: u8) -> Result<Vec<u8>, String> {
-    encode_jpeg_with(rgb, quality, JpegSettings::turbo_baseline(quality))
-}
-
-/// jpegli at the distance its own mapping gives `quality`.
-fn encode_jpegli(rgb: &RgbImage, quality: u8, settings: JpegSettings) -> Result<Vec<u8>, String> {
-    let options = super::jpegli::Options {
-        distance: super::jpegli::distance_for_quality(quality),
-        subsample_chroma: settings.subsample_chroma,
-        progressive_level: settings.progressive_level,
-        optimize_coding: settings.optimize_coding,
-    };
-    super::jpegli::encode(rgb.as_raw(), rgb.width(), rgb.height(), &options)
-}
-
-/// libjpeg-turbo with the standard (IJG) tables at `quality`.
-fn encode_turbo(rgb: &RgbImage, quality: u8, settings: JpegSettings) -> Result<Vec<u8>, String> {
     let failed = |e: turbojpeg::Error| e.to_string();
     let mut compressor = turbojpeg::Compressor::new().map_err(failed)?;
     compressor.set_quality(i32::from(quality)).map_err(failed)?;
     compressor
         .set_optimize(settings.optimize_coding)
         .map_err(failed)?;
-    if settings.progressive_level > 0 {
+    if settings.progressive {
         compressor.set_progressive(true).map_err(failed)?;
     }
     let subsampling = if settings.subsample_chroma {
@@ -120,6 +85,10 @@ fn encode_turbo(rgb: &RgbImage, quality: u8, settings: JpegSettings) -> Result<V
         format: turbojpeg::PixelFormat::RGB,
     };
     compressor.compress_to_vec(image).map_err(failed)
+}
+
+fn encode_jpeg(rgb: &RgbImage, quality: u8) -> Result<Vec<u8>, String> {
+    encode_jpeg_with(rgb, quality, JpegSettings::baseline(quality))
 }
 
 /// RGB pixels as the JPEG path encodes them: transparency composited onto white.

@@ -1,4 +1,5 @@
-//! jpegli, libjxl's JPEG encoder, through `jpegli-sys` directly: the `jpegli` crate's wrapper
+//! jpegli, libjxl's JPEG encoder (a candidate the harness measures), through `jpegli-sys`
+//! directly: the `jpegli` crate's wrapper
 //! only sets a whole-number quality, which gives Cb and Cr one quantisation table between them,
 //! and a fixed progression. `jpegli_set_distance` (a table per chroma channel, what jpegli is
 //! tuned for) and `jpegli_set_progressive_level` are in the same static library, declared here.
