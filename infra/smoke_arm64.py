@@ -24,6 +24,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "infra" / "local"))
 import resources  # noqa: E402  (the local cloud's resource definitions)
+from sqs_event import lambda_sqs_event  # noqa: E402
 
 VENV_BIN = ROOT / ".venv" / "bin"
 REGION = "us-east-1"
@@ -230,22 +231,7 @@ def main():
         if len(messages) != len(CASES):
             log(f"FAIL: {len(messages)} S3 events queued for {len(CASES)} uploads")
             return 1
-        event = {
-            "Records": [
-                {
-                    "messageId": m["MessageId"],
-                    "receiptHandle": m["ReceiptHandle"],
-                    "body": m["Body"],
-                    "attributes": m.get("Attributes", {}),
-                    "messageAttributes": {},
-                    "md5OfBody": m.get("MD5OfBody", ""),
-                    "eventSource": "aws:sqs",
-                    "eventSourceARN": names["QUEUE_ARN"],
-                    "awsRegion": REGION,
-                }
-                for m in messages
-            ]
-        }
+        event = lambda_sqs_event(messages, names["QUEUE_ARN"], REGION)
 
         api = RuntimeApi(event)
         env = {

@@ -32,6 +32,7 @@ from pathlib import Path
 
 import faultproxy
 import resources
+from sqs_event import lambda_sqs_event
 from cloudenv import read_env
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -476,22 +477,7 @@ class Cloud:
                 ).get("Messages", [])
                 if not received:
                     continue
-                event = {
-                    "Records": [
-                        {
-                            "messageId": m["MessageId"],
-                            "receiptHandle": m["ReceiptHandle"],
-                            "body": m["Body"],
-                            "attributes": m.get("Attributes", {}),
-                            "messageAttributes": {},
-                            "md5OfBody": m.get("MD5OfBody", ""),
-                            "eventSource": "aws:sqs",
-                            "eventSourceARN": queue_arn,
-                            "awsRegion": REGION,
-                        }
-                        for m in received
-                    ]
-                }
+                event = lambda_sqs_event(received, queue_arn, REGION)
                 self.counters["invocations"] += 1
                 with self.function_lock:
                     status, function_error, payload = self.invoke_watched(event)

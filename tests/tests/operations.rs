@@ -21,8 +21,14 @@ fn imgpipe() -> PathBuf {
 }
 
 fn run(args: &[&str]) -> String {
+    run_with(args, &[])
+}
+
+/// `imgpipe ARGS` with extra environment variables; its standard output, once it succeeded.
+fn run_with(args: &[&str], env: &[(&str, &str)]) -> String {
     let output = Command::new(imgpipe())
         .args(args)
+        .envs(env.iter().copied())
         .output()
         .expect("imgpipe runs");
     let text = String::from_utf8_lossy(&output.stdout).into_owned();
@@ -138,19 +144,10 @@ fn up(specs: Option<&str>) {
 
 /// `imgpipe reprocess ARGS` with `IMGPIPE_VARIANTS` set to `specs`, as the function has them.
 fn reprocess(specs: &str, args: &[&str]) -> String {
-    let output = Command::new(imgpipe())
-        .arg("reprocess")
-        .args(args)
-        .env("IMGPIPE_VARIANTS", specs)
-        .output()
-        .expect("imgpipe runs");
-    let text = String::from_utf8_lossy(&output.stdout).into_owned();
-    assert!(
-        output.status.success(),
-        "imgpipe reprocess {args:?}: {}\n{text}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    text
+    let args: Vec<&str> = std::iter::once("reprocess")
+        .chain(args.iter().copied())
+        .collect();
+    run_with(&args, &[("IMGPIPE_VARIANTS", specs)])
 }
 
 /// The number on the summary line that starts with `label` (`found`, `sent`, `skipped`…).
