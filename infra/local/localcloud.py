@@ -516,7 +516,8 @@ def serve(args):
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, stop)
-    # Ignored until the cloud is up; `up` only sends it to a ready cloud.
+    # Only noted here; the loop below applies it, once the cloud is up (`up` sends it to a ready
+    # cloud only).
     signal.signal(signal.SIGHUP, lambda _signum, _frame: cloud.reload_requested.set())
     return_code = 0
     try:
