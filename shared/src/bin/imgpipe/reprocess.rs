@@ -6,7 +6,7 @@
 //! wins over them.
 
 use std::collections::BTreeMap;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
@@ -73,7 +73,6 @@ pub async fn run(target: &Target, options: &Options) -> Result<Summary, String> 
     let mut summary = Summary::default();
     let mut pacer = Pacer::new(options.rate);
     let mut batch: Vec<(String, String)> = Vec::with_capacity(SQS_BATCH);
-    let started = Instant::now();
 
     let mut pages = scan(&dynamodb, target, options).into_paginator().send();
     while let Some(page) = pages.next().await {
@@ -128,7 +127,6 @@ pub async fn run(target: &Target, options: &Options) -> Result<Summary, String> 
     )
     .await;
     progress.finish_and_clear();
-    tracing::debug!(seconds = started.elapsed().as_secs_f64(), "reprocess done");
     Ok(summary)
 }
 
