@@ -10,7 +10,6 @@ difference. Its timings are emulated: a smoke signal, not a benchmark.
 import argparse
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -24,6 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "infra" / "local"))
 import resources  # noqa: E402  (the local cloud's resource definitions)
+from localcloud import free_port  # noqa: E402
 from sqs_event import lambda_sqs_event  # noqa: E402
 
 VENV_BIN = ROOT / ".venv" / "bin"
@@ -41,12 +41,6 @@ INVOKE_TIMEOUT_S = 600
 
 def log(message):
     print(f"[smoke-arm64 {time.strftime('%H:%M:%S')}] {message}", flush=True)
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class RuntimeApi:

@@ -119,6 +119,17 @@ impl Cloud {
             .unwrap_or_else(|e| panic!("upload {key}: {e:?}"));
     }
 
+    /// Deletes an upload, as a user would; the pipeline gets the ObjectRemoved event.
+    pub async fn delete_upload(&self, key: &str) {
+        self.s3
+            .delete_object()
+            .bucket(&self.uploads)
+            .key(key)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("DeleteObject {key}: {e:?}"));
+    }
+
     /// The record of an upload, by its key in the uploads bucket.
     pub async fn item(&self, key: &str) -> Option<StoredImage> {
         self.item_by_id(&image_id(&self.uploads, key)).await

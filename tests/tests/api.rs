@@ -1078,13 +1078,8 @@ async fn duplicates_are_found_by_sha256_and_by_similarity_until_deleted() {
 
     // Delete the exact copy: gone from both searches.
     cloud
-        .s3
-        .delete_object()
-        .bucket(&cloud.uploads)
-        .key(format!("{prefix}exact-copy.jpg"))
-        .send()
-        .await
-        .expect("DeleteObject");
+        .delete_upload(&format!("{prefix}exact-copy.jpg"))
+        .await;
     cloud
         .wait_for_item(&format!("{prefix}exact-copy.jpg"), |i| {
             i.record.status == Status::Deleted

@@ -189,7 +189,7 @@ async fn reprocess_after_a_spec_change_remakes_stale_records_and_nothing_else() 
             .await;
         assert_eq!(item.record.pipeline.as_deref(), Some(old_pipeline.as_str()));
     }
-    delete(&cloud, &key("deleted-before.jpg")).await;
+    cloud.delete_upload(&key("deleted-before.jpg")).await;
     cloud
         .wait_for_item(&key("deleted-before.jpg"), |i| {
             i.record.status == Status::Deleted
@@ -229,7 +229,7 @@ async fn reprocess_after_a_spec_change_remakes_stale_records_and_nothing_else() 
         "{sent}"
     );
 
-    delete(&cloud, &key("deleted-during.jpg")).await;
+    cloud.delete_upload(&key("deleted-during.jpg")).await;
     cloud
         .wait_for_item(&key("deleted-during.jpg"), |i| {
             i.record.status == Status::Deleted
@@ -356,15 +356,4 @@ async fn reprocess_after_a_spec_change_remakes_stale_records_and_nothing_else() 
         .send()
         .await
         .expect("DeleteQueue");
-}
-
-async fn delete(cloud: &Cloud, key: &str) {
-    cloud
-        .s3
-        .delete_object()
-        .bucket(&cloud.uploads)
-        .key(key)
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("DeleteObject {key}: {e:?}"));
 }

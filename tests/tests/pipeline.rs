@@ -159,14 +159,7 @@ async fn deleting_the_upload_removes_its_variants_and_marks_its_item() {
         3
     );
 
-    cloud
-        .s3
-        .delete_object()
-        .bucket(&cloud.uploads)
-        .key(&key)
-        .send()
-        .await
-        .expect("DeleteObject");
+    cloud.delete_upload(&key).await;
     let deleted = cloud
         .wait_for_item(&key, |i| i.record.status == Status::Deleted)
         .await;
