@@ -190,7 +190,8 @@ impl Default for Limits {
 /// `imgpipe reprocess --stale` finds every record made before. Changes that leave every output
 /// byte the same (speed, logging, limits) do not bump it.
 /// 1: the path as of HEIF support, fingerprints and the mean perceptual hash.
-pub const IMAGE_PATH_VERSION: u32 = 1;
+/// 2: JPEG variants from jpegli (4:4:4, its own quantisation, qualities mapped to distances).
+pub const IMAGE_PATH_VERSION: u32 = 2;
 
 /// Everything the image path needs: what to make and what to refuse.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -425,27 +425,10 @@ fn lanczos3_reference(full: &image::RgbImage, width: u32, height: u32) -> image:
     reference
 }
 
-/// PSNR against `reference` of the reference itself through JPEG at `quality` (libjpeg-turbo,
-/// with the variants' chroma subsampling): what encoding costs with no other shortcut.
+/// PSNR against `reference` of the reference itself through the pipeline's JPEG encoder at
+/// `quality`: what encoding costs with no other shortcut.
 fn jpeg_alone_psnr(reference: &image::RgbImage, quality: u8) -> f64 {
-    let mut compressor = turbojpeg::Compressor::new().expect("compressor");
-    compressor.set_quality(i32::from(quality)).expect("quality");
-    let subsampling = if quality < 90 {
-        turbojpeg::Subsamp::Sub2x2
-    } else {
-        turbojpeg::Subsamp::None
-    };
-    compressor.set_subsamp(subsampling).expect("subsampling");
-    let width = reference.width() as usize;
-    let encoded = compressor
-        .compress_to_vec(turbojpeg::Image {
-            pixels: reference.as_raw().as_slice(),
-            width,
-            pitch: width * 3,
-            height: reference.height() as usize,
-            format: turbojpeg::PixelFormat::RGB,
-        })
-        .expect("reference encodes");
+    let encoded = imgpipe::image::encode_jpeg(reference, quality).expect("reference encodes");
     let decoded = image::load_from_memory(&encoded)
         .expect("decodes")
         .to_rgb8();

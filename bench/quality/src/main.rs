@@ -1,29 +1,38 @@
 //! `imgpipe-quality`: how many bytes each JPEG encoder needs for the same visual quality, on the
 //! pipeline's own variants. For each photo, the pipeline makes its variants (same decode,
 //! resize, colour and orientation) and hands back the finished pixels; each candidate encodes
-//! them at five qualities, and SSIMULACRA2 scores each decoded result against those lossless
+//! them at six qualities, and SSIMULACRA2 scores each decoded result against those lossless
 //! pixels. The bytes a candidate needs for scores 70, 75 and 80 are interpolated in log-bytes
-//! between its five points, and divided by what libjpeg-turbo's plain baseline encode (what the
-//! pipeline used before) needs for the same score. One thread; `make bench` pins it to one core.
+//! between its points, and divided by what libjpeg-turbo's plain baseline encode (what the
+//! pipeline wrote before jpegli) needs for the same score. One thread; `make bench` pins it to
+//! one core.
 //!
-//!     imgpipe-quality [--reps N] PHOTO...
+//! It also prints what calibrates the pipeline's quality numbers (`calibration`) and how the
+//! pipeline's encoder compares with the old one at each spec's own quality.
+//!
+//!     imgpipe-quality [--reps N] [--quick] PHOTO...
+//!
+//! `--quick` measures only the yardstick and the pipeline's encoder (no calibration table).
 
+#[cfg(test)]
+mod bounds;
+mod calibration;
 mod curve;
-mod jpegli;
 mod score;
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
 use imgpipe::config::PipelineConfig;
-use imgpipe::image::{encode_jpeg_with, finished_variants, JpegSettings};
+use imgpipe::image::{encode_jpeg, encode_jpeg_with, finished_variants, jpegli, JpegSettings};
 
 use curve::{geometric_mean, Curve};
 
 /// The qualities each candidate is measured at: wide enough that every candidate's scores span
-/// 70–80 on photos.
-const QUALITIES: [u8; 5] = [40, 55, 70, 85, 95];
+/// 70–80 on every variant (jpegli at 4:4:4 still scores above 70 at quality 40 on some).
+const QUALITIES: [u8; 6] = [25, 40, 55, 70, 85, 95];
 /// The SSIMULACRA2 scores compared at: 70 "good", 80 "very good" (the metric's own guide).
 const TARGETS: [f64; 3] = [70.0, 75.0, 80.0];
 
@@ -35,13 +44,16 @@ struct Candidate {
 
 #[derive(Clone, Copy)]
 enum Encoder {
-    /// libjpeg-turbo through the pipeline's own encoder, with these settings for a quality.
+    /// libjpeg-turbo with these settings for a quality.
     Turbo(fn(u8) -> JpegSettings),
     /// jpegli at the distance its own mapping gives the quality (`jpegli::distance_for_quality`).
     Jpegli {
         subsample_chroma: bool,
         progressive_level: u8,
+        adaptive_quantization: bool,
     },
+    /// What the pipeline writes for a spec with this quality (`imgpipe::image::encode_jpeg`).
+    Pipeline,
 }
 
 impl Encoder {
@@ -51,6 +63,7 @@ impl Encoder {
             Encoder::Jpegli {
                 subsample_chroma,
                 progressive_level,
+                adaptive_quantization,
             } => jpegli::encode(
                 rgb.as_raw(),
                 rgb.width(),
@@ -60,23 +73,28 @@ impl Encoder {
                     subsample_chroma,
                     progressive_level,
                     optimize_coding: true,
+                    adaptive_quantization,
                 },
             ),
+            Encoder::Pipeline => encode_jpeg(rgb, quality),
         }
     }
 }
 
+/// The candidates; the first is the yardstick, `CALIBRATED` the one the quality mapping is
+/// fitted to, the last the pipeline's own.
 fn candidates() -> Vec<Candidate> {
-    let jpegli = |label, subsample_chroma, progressive_level| Candidate {
+    let jpegli = |label, subsample_chroma, progressive_level, adaptive_quantization| Candidate {
         label,
         encoder: Encoder::Jpegli {
             subsample_chroma,
             progressive_level,
+            adaptive_quantization,
         },
     };
     vec![
         Candidate {
-            label: "libjpeg-turbo baseline (the pipeline's)",
+            label: "libjpeg-turbo baseline (before jpegli)",
             encoder: Encoder::Turbo(JpegSettings::baseline),
         },
         Candidate {
@@ -87,13 +105,21 @@ fn candidates() -> Vec<Candidate> {
                 ..JpegSettings::baseline(q)
             }),
         },
-        jpegli("jpegli 4:2:0 sequential", true, 0),
-        jpegli("jpegli 4:4:4 sequential", false, 0),
-        jpegli("jpegli 4:2:0 progressive 1", true, 1),
-        jpegli("jpegli 4:4:4 progressive 1", false, 1),
-        jpegli("jpegli 4:4:4 progressive 2", false, 2),
+        jpegli("jpegli 4:2:0 sequential", true, 0, true),
+        jpegli("jpegli 4:4:4 sequential", false, 0, true),
+        jpegli("jpegli 4:4:4 sequential, no adaptive quantisation", false, 0, false),
+        jpegli("jpegli 4:4:4 progressive 1", false, 1, true),
+        jpegli("jpegli 4:4:4 progressive 2", false, 2, true),
+        Candidate {
+            label: "imgpipe (jpegli, its settings and quality mapping)",
+            encoder: Encoder::Pipeline,
+        },
     ]
 }
+
+/// The candidate whose distances calibrate the pipeline's quality mapping: the pipeline's
+/// settings at jpegli's own quality → distance mapping.
+const CALIBRATED: usize = 3;
 
 /// One encode of one variant: its size, score and time.
 #[derive(Debug, Clone, Copy)]
@@ -104,8 +130,12 @@ struct Point {
     encode_ms: f64,
 }
 
+/// Ratios to the yardstick, one per photo and variant where both curves reach the target.
+type Ratios = Vec<Vec<Vec<f64>>>;
+
 fn main() -> ExitCode {
     let mut reps = 3usize;
+    let mut quick = false;
     let mut photos = Vec::new();
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -114,6 +144,7 @@ fn main() -> ExitCode {
                 Some(n) if n > 0 => reps = n,
                 _ => return usage("--reps takes a number above 0"),
             },
+            "--quick" => quick = true,
             "-h" | "--help" => return usage(""),
             _ => photos.push(PathBuf::from(arg)),
         }
@@ -122,11 +153,25 @@ fn main() -> ExitCode {
         return usage("no photos given");
     }
     let config = PipelineConfig::default();
-    let candidates = candidates();
-    // ratios[candidate][target]: one per photo and variant where both curves reach the target.
-    let mut ratios = vec![vec![Vec::new(); TARGETS.len()]; candidates.len()];
+    let mut candidates = candidates();
+    if quick {
+        let pipeline = candidates.len() - 1;
+        candidates = candidates
+            .into_iter()
+            .enumerate()
+            .filter(|(c, _)| *c == 0 || *c == pipeline)
+            .map(|(_, candidate)| candidate)
+            .collect();
+    }
+    let calibrated = if quick { None } else { Some(CALIBRATED) };
+    let pipeline = candidates.len() - 1;
+    let new_ratios = || -> Ratios { vec![vec![Vec::new(); TARGETS.len()]; candidates.len()] };
+    let mut ratios = new_ratios();
+    let mut ratios_by_variant: BTreeMap<String, Ratios> = BTreeMap::new();
     // Encode time of the default spec's variants per photo, per candidate, per megapixel made.
     let mut spec_ms = vec![Vec::new(); candidates.len()];
+    let mut calibration = calibration::Calibration::new(&QUALITIES);
+    let mut at_spec_quality = calibration::SpecQuality::default();
 
     println!(
         "## Per photo and variant: bytes, SSIMULACRA2 and encode time at the spec's quality\n"
@@ -166,7 +211,7 @@ fn main() -> ExitCode {
                 }
             };
             photo_mp += f64::from(reference.width()) * f64::from(reference.height()) / 1e6;
-            let mut curves = Vec::with_capacity(candidates.len());
+            let mut points_by_candidate = Vec::with_capacity(candidates.len());
             for (c, candidate) in candidates.iter().enumerate() {
                 let mut points = Vec::with_capacity(QUALITIES.len() + 1);
                 let mut qualities = QUALITIES.to_vec();
@@ -194,22 +239,43 @@ fn main() -> ExitCode {
                         at_spec.encode_ms
                     );
                 }
-                let curve: Vec<(f64, f64)> = points
-                    .iter()
-                    .filter(|p| QUALITIES.contains(&p.quality))
-                    .map(|p| (p.score, p.bytes as f64))
-                    .collect();
-                curves.push(Curve::new(curve));
+                points_by_candidate.push(points);
             }
+            let curves: Vec<Curve> = points_by_candidate
+                .iter()
+                .map(|points| {
+                    Curve::new(
+                        points
+                            .iter()
+                            .filter(|p| QUALITIES.contains(&p.quality))
+                            .map(|p| (p.score, p.bytes as f64))
+                            .collect(),
+                    )
+                })
+                .collect();
+            let by_variant = ratios_by_variant
+                .entry(variant.clone())
+                .or_insert_with(new_ratios);
             for (c, curve) in curves.iter().enumerate() {
                 for (t, &target) in TARGETS.iter().enumerate() {
                     if let (Some(ours), Some(base)) =
                         (curve.bytes_at(target), curves[0].bytes_at(target))
                     {
                         ratios[c][t].push(ours / base);
+                        by_variant[c][t].push(ours / base);
                     }
                 }
             }
+            let scores = |c: usize| -> Vec<(u8, f64, usize)> {
+                points_by_candidate[c]
+                    .iter()
+                    .map(|p| (p.quality, p.score, p.bytes))
+                    .collect()
+            };
+            if let Some(calibrated) = calibrated {
+                calibration.add(&scores(0), &scores(calibrated));
+            }
+            at_spec_quality.add(variant, spec.quality, &scores(0), &scores(pipeline));
         }
         for (c, ms) in photo_ms.iter().enumerate() {
             if photo_mp > 0.0 {
@@ -222,23 +288,40 @@ fn main() -> ExitCode {
     println!("| encoder | at 70 | at 75 | at 80 | encode ms per MP made (default spec) |");
     println!("|---|---|---|---|---|");
     for (c, candidate) in candidates.iter().enumerate() {
-        let cells: Vec<String> = ratios[c]
-            .iter()
-            .map(|r| match geometric_mean(r) {
-                Some(mean) => format!("{mean:.3} (n={})", r.len()),
-                None => "–".to_owned(),
-            })
-            .collect();
         let ms: f64 = spec_ms[c].iter().map(|(ms, _)| ms).sum();
         let mp: f64 = spec_ms[c].iter().map(|(_, mp)| mp).sum();
         println!(
             "| {} | {} | {:.2} |",
             candidate.label,
-            cells.join(" | "),
+            ratio_cells(&ratios[c]),
             if mp > 0.0 { ms / mp } else { f64::NAN }
         );
     }
+    println!("\n## The same, per variant\n");
+    println!("| variant | encoder | at 70 | at 75 | at 80 |");
+    println!("|---|---|---|---|---|");
+    for (variant, ratios) in &ratios_by_variant {
+        for (c, candidate) in candidates.iter().enumerate().skip(1) {
+            println!("| {variant} | {} | {} |", candidate.label, ratio_cells(&ratios[c]));
+        }
+    }
+    if let Some(calibrated) = calibrated {
+        println!("\n{}", calibration.table(candidates[calibrated].label));
+    }
+    println!("\n{}", at_spec_quality.table());
     ExitCode::SUCCESS
+}
+
+/// "0.850 (n=15) | ..." for each target.
+fn ratio_cells(ratios: &[Vec<f64>]) -> String {
+    ratios
+        .iter()
+        .map(|r| match geometric_mean(r) {
+            Some(mean) => format!("{mean:.3} (n={})", r.len()),
+            None => "–".to_owned(),
+        })
+        .collect::<Vec<_>>()
+        .join(" | ")
 }
 
 /// Encodes `reference` `reps` times (the fastest counts), decodes the result and scores it.
@@ -275,7 +358,7 @@ fn usage(problem: &str) -> ExitCode {
     if !problem.is_empty() {
         eprintln!("imgpipe-quality: {problem}");
     }
-    eprintln!("usage: imgpipe-quality [--reps N] PHOTO...");
+    eprintln!("usage: imgpipe-quality [--reps N] [--quick] PHOTO...");
     if problem.is_empty() {
         ExitCode::SUCCESS
     } else {

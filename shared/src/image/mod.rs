@@ -10,6 +10,7 @@ pub mod fingerprint;
 pub mod geometry;
 mod heif;
 mod heif_memory;
+pub mod jpegli;
 mod orientation_transform;
 pub mod phash;
 mod resize;
@@ -26,7 +27,9 @@ use image::{DynamicImage, GenericImageView};
 use crate::config::{OutputFormat, PipelineConfig, VariantSpec};
 use crate::metadata::{read_exif, read_exif_tiff, ExifFields, Gps};
 pub use colour::{ColourConversion, ColourSource};
-pub use encode::{encode_jpeg_with, JpegSettings};
+pub use encode::{
+    distance_for_spec_quality, encode_jpeg, encode_jpeg_with, jpeg_variant_options, JpegSettings,
+};
 pub use error::Rejection;
 pub use fingerprint::Fingerprints;
 pub use sniff::{sniff, Sniffed, Supported};

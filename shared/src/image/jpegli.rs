@@ -1,11 +1,12 @@
-//! jpegli, libjxl's JPEG encoder (a candidate the harness measures), through `jpegli-sys`
-//! directly: the `jpegli` crate's wrapper
+//! jpegli, libjxl's JPEG encoder, through `jpegli-sys` directly: the `jpegli` crate's wrapper
 //! only sets a whole-number quality, which gives Cb and Cr one quantisation table between them,
 //! and a fixed progression. `jpegli_set_distance` (a table per chroma channel, what jpegli is
-//! tuned for) and `jpegli_set_progressive_level` are in the same static library, declared here.
+//! tuned for), `jpegli_set_progressive_level` and `jpegli_enable_adaptive_quantization` are in
+//! the same static library, declared here.
 //!
 //! libjpeg-style errors arrive through `error_exit`, which must not return: it unwinds, and the
-//! unwind is caught at `encode`'s edge, so a failure is an `Err` like any other.
+//! unwind is caught at `encode`'s edge, so a failure is an `Err` like any other. (jpegli is C++,
+//! built with unwind tables, so the unwind crosses its frames as a foreign exception.)
 
 use std::mem;
 use std::os::raw::{c_int, c_uchar, c_ulong};
@@ -21,6 +22,10 @@ extern "C-unwind" {
     );
     fn jpegli_set_progressive_level(cinfo: &mut ffi::jpegli_compress_struct, level: c_int);
     fn jpegli_quality_to_distance(quality: c_int) -> f32;
+    fn jpegli_enable_adaptive_quantization(
+        cinfo: &mut ffi::jpegli_compress_struct,
+        value: ffi::boolean,
+    );
 }
 
 /// How to encode.
@@ -36,6 +41,8 @@ pub struct Options {
     pub progressive_level: u8,
     /// Huffman tables fitted to the image (a second pass over the coefficients).
     pub optimize_coding: bool,
+    /// Per-block quantisation scaled by local contrast (jpegli's default).
+    pub adaptive_quantization: bool,
 }
 
 /// jpegli's own mapping from a libjpeg-style quality (1–100) to a distance.
@@ -125,6 +132,7 @@ unsafe fn encode_unguarded(
         component.v_samp_factor = factor;
     }
     cinfo.optimize_coding = c_int::from(options.optimize_coding);
+    jpegli_enable_adaptive_quantization(cinfo, c_int::from(options.adaptive_quantization));
     jpegli_set_progressive_level(cinfo, c_int::from(options.progressive_level));
     let (buffer, size) = &mut *session.out;
     ffi::jpegli_mem_dest(cinfo, buffer, size);
@@ -176,6 +184,7 @@ mod tests {
             subsample_chroma: true,
             progressive_level: 1,
             optimize_coding: true,
+            adaptive_quantization: true,
         };
         let jpeg = encode(&gradient(67, 45), 67, 45, &options).expect("encodes");
         assert_eq!(&jpeg[..2], &[0xFF, 0xD8]);
@@ -191,6 +200,7 @@ mod tests {
             subsample_chroma: false,
             progressive_level: 0,
             optimize_coding: false,
+            adaptive_quantization: true,
         };
         assert!(encode(&[0; 10], 2, 2, &options).is_err(), "too few bytes");
         // Wider than JPEG allows: jpegli refuses through error_exit, which unwinds to here.
