@@ -9,12 +9,14 @@ use imgpipe::image::{finished_variants, JpegSettings};
 use crate::score::Reference;
 use crate::{measure, Encoder, Point};
 
-/// Per default variant: the most bytes and the lowest SSIMULACRA2 allowed. Measured values plus
-/// 2% bytes and minus 0.5 points, for other platforms' float rounding.
+/// Per default variant: the most bytes and the lowest SSIMULACRA2 allowed. Measured (x86-64,
+/// AVX2): thumb 11 649 bytes at 73.93, medium 96 874 at 79.99, large 284 394 at 82.06; the
+/// bounds are those plus 2% bytes and minus 0.5 points, room for another CPU's float rounding
+/// and not for a lost setting (sequential instead of progressive costs `large` 3–4%).
 const BOUNDS: [(&str, usize, f64); 3] = [
-    ("thumb", 0, 0.0),
-    ("medium", 0, 0.0),
-    ("large", 0, 0.0),
+    ("thumb", 11_890, 73.4),
+    ("medium", 98_820, 79.45),
+    ("large", 290_090, 81.5),
 ];
 
 fn encoded(encoder: Encoder) -> Vec<(String, Point, Point)> {
@@ -44,9 +46,14 @@ fn encoded(encoder: Encoder) -> Vec<(String, Point, Point)> {
 #[test]
 fn default_variants_stay_within_committed_bytes_and_score() {
     let results = encoded(Encoder::Pipeline);
-    assert_eq!(results.len(), BOUNDS.len());
-    for ((name, ours, _), (bound_name, most_bytes, lowest_score)) in results.iter().zip(BOUNDS) {
-        assert_eq!(name, bound_name);
+    let mut names: Vec<&str> = results.iter().map(|(name, _, _)| name.as_str()).collect();
+    names.sort_unstable();
+    assert_eq!(names, ["large", "medium", "thumb"]);
+    for (name, ours, _) in &results {
+        let (_, most_bytes, lowest_score) = BOUNDS
+            .into_iter()
+            .find(|(bound, _, _)| bound == name)
+            .expect("a bound per default variant");
         assert!(
             ours.bytes <= most_bytes,
             "{name}: {} bytes, committed at most {most_bytes}",
