@@ -93,17 +93,12 @@ pub fn encode_jpeg_with(
 
 /// Encodes a JPEG variant the pipeline's way: jpegli, with `jpeg_variant_options`.
 pub fn encode_jpeg(rgb: &RgbImage, quality: u8) -> Result<Vec<u8>, String> {
-    let options = jpeg_variant_options(quality, rgb.width(), rgb.height());
+    let options = jpeg_variant_options(quality);
     jpegli::encode(rgb.as_raw(), rgb.width(), rgb.height(), &options)
 }
 
-/// Variants with at least this many pixels are progressive; smaller ones sequential. Measured:
-/// a 200×200 thumbnail gains under 1% from progressive, an 800×600 variant 4%. The threshold
-/// lies between, untuned (400×400).
-pub const PROGRESSIVE_FROM_PIXELS: u64 = 160_000;
-
-/// How a JPEG variant of `width`×`height` is encoded at a spec's `quality`. Chosen by
-/// measurement (`imgpipe-quality`; README, "Bytes at equal quality"):
+/// How a JPEG variant is encoded at a spec's `quality`. Chosen by measurement
+/// (`imgpipe-quality`; README, "Bytes at equal quality"):
 /// - jpegli's own quantisation (distance-based, a table per chroma channel) with its adaptive
 ///   quantisation: most of the saving. (Without adaptive quantisation a thumbnail needs a little
 ///   less at equal score, but the quality mapping would have to be fitted again: at the same
@@ -111,16 +106,16 @@ pub const PROGRESSIVE_FROM_PIXELS: u64 = 160_000;
 /// - 4:4:4: jpegli's gain is all in full-resolution chroma; at 4:2:0 it is no better than
 ///   libjpeg-turbo's baseline.
 /// - Huffman tables fitted to the image (jpegli's default).
-/// - Progressive level 2 from `PROGRESSIVE_FROM_PIXELS` up: about 2.5 times the encode time of
-///   sequential, for 3–4% fewer bytes, which a stored and re-sent variant repays many times
-///   over (and a browser shows a progressive JPEG before it is whole).
+/// - Progressive, level 2 (jpegli's most scans): about 2.5 times the encode time of sequential,
+///   for 3–4% fewer bytes on 800 px and larger variants and 1% on a 200 px thumbnail, which a
+///   stored and re-sent variant repays many times over; a browser also shows a progressive JPEG
+///   before it is whole.
 /// - The quality keeps its meaning through `distance_for_spec_quality`.
-pub fn jpeg_variant_options(quality: u8, width: u32, height: u32) -> jpegli::Options {
-    let progressive = u64::from(width) * u64::from(height) >= PROGRESSIVE_FROM_PIXELS;
+pub fn jpeg_variant_options(quality: u8) -> jpegli::Options {
     jpegli::Options {
         distance: distance_for_spec_quality(quality),
         subsample_chroma: false,
-        progressive_level: if progressive { 2 } else { 0 },
+        progressive_level: 2,
         optimize_coding: true,
         adaptive_quantization: true,
     }
