@@ -160,11 +160,11 @@ echo "init time (process start to the first request for work), profile local, pi
 "${pin[@]}" python3 "$root/bench/init_time.py" --runs 20 "$root/target/local/process-upload" "$root/target/local/metadata-api"
 
 # The quality table (bench/quality): bytes at equal SSIMULACRA2 for libjpeg-turbo and jpegli
-# settings, on the pipeline's own variants of the corpus's largest photos. A few minutes: every
-# candidate is scored at five qualities. QUALITY=0 skips it.
+# settings, and the pipeline's own encoder, on its own variants of the corpus's largest photos.
+# About 10 minutes: every candidate is scored at six qualities. QUALITY=0 skips it.
 if [ "${QUALITY:-1}" != 0 ]; then
   echo
-  echo "building imgpipe-quality (profile local; jpegli's cmake build the first time) ..."
+  echo "building imgpipe-quality (profile local) ..."
   cargo build --quiet --profile local -p imgpipe-quality --manifest-path "$root/Cargo.toml"
   quality_inputs=()
   for f in "$corpus/mobile/HMD_Nokia_8.3_5G.jpg" "$corpus/mobile/jolla.jpg" "$corpus/hdr/iphone_hdr_YES.jpg" \
