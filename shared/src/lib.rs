@@ -2,6 +2,7 @@
 //! typed metadata record, and knows how to read S3 events and talk to S3 and DynamoDB.
 //! Nothing here knows about Lambda; the functions under `functions/` are thin adapters.
 
+pub mod allocator;
 pub mod config;
 pub mod event;
 pub mod image;

@@ -152,6 +152,8 @@ fn main() -> ExitCode {
     if photos.is_empty() {
         return usage("no photos given");
     }
+    // As process-upload does, so encode times are those of what ships.
+    imgpipe::allocator::keep_freed_memory();
     let config = PipelineConfig::default();
     let mut candidates = candidates();
     if quick {

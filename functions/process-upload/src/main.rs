@@ -13,6 +13,9 @@ use handler::Handler;
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     imgpipe::logging::init();
+    // Photo after photo reuses the same large buffers: keep them rather than fault them in again.
+    let kept = imgpipe::allocator::keep_freed_memory();
+    tracing::debug!(kept, "allocator keeps freed memory");
     // Bad configuration stops the cold start with a clear message instead of failing records.
     let pipeline = PipelineConfig::from_env()?;
     let names = StorageNames::from_env()?;
