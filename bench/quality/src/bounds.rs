@@ -20,14 +20,21 @@ const BOUNDS: [(&str, usize, f64); 3] = [
 ];
 
 fn encoded(encoder: Encoder) -> Vec<(String, Point, Point)> {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures/large/42_IndexError.jpg");
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../fixtures/large/42_IndexError.jpg"
+    );
     let bytes = std::fs::read(path).expect("the committed fixture");
     let config = PipelineConfig::default();
     let variants = finished_variants(&bytes, &config).expect("the fixture processes");
     variants
         .iter()
         .map(|(name, reference)| {
-            let spec = config.variants.iter().find(|s| &s.name == name).expect("a spec");
+            let spec = config
+                .variants
+                .iter()
+                .find(|s| &s.name == name)
+                .expect("a spec");
             let scorer = Reference::new(reference).expect("scorable");
             let ours = measure(reference, &scorer, spec.quality, encoder, 1).expect("encodes");
             let before = measure(

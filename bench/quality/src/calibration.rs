@@ -20,7 +20,10 @@ pub struct Calibration {
 impl Calibration {
     pub fn new(qualities: &[u8]) -> Self {
         Calibration {
-            by_quality: qualities.iter().map(|&q| (q, (Vec::new(), Vec::new()))).collect(),
+            by_quality: qualities
+                .iter()
+                .map(|&q| (q, (Vec::new(), Vec::new())))
+                .collect(),
         }
     }
 

@@ -107,7 +107,12 @@ fn candidates() -> Vec<Candidate> {
         },
         jpegli("jpegli 4:2:0 sequential", true, 0, true),
         jpegli("jpegli 4:4:4 sequential", false, 0, true),
-        jpegli("jpegli 4:4:4 sequential, no adaptive quantisation", false, 0, false),
+        jpegli(
+            "jpegli 4:4:4 sequential, no adaptive quantisation",
+            false,
+            0,
+            false,
+        ),
         jpegli("jpegli 4:4:4 progressive 1", false, 1, true),
         jpegli("jpegli 4:4:4 progressive 2", false, 2, true),
         Candidate {
@@ -304,7 +309,11 @@ fn main() -> ExitCode {
     println!("|---|---|---|---|---|");
     for (variant, ratios) in &ratios_by_variant {
         for (c, candidate) in candidates.iter().enumerate().skip(1) {
-            println!("| {variant} | {} | {} |", candidate.label, ratio_cells(&ratios[c]));
+            println!(
+                "| {variant} | {} | {} |",
+                candidate.label,
+                ratio_cells(&ratios[c])
+            );
         }
     }
     if let Some(calibrated) = calibrated {

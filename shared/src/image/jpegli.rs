@@ -55,7 +55,7 @@ pub fn distance_for_quality(quality: u8) -> f32 {
 /// frame's own (no JFIF, EXIF or ICC).
 pub fn encode(rgb: &[u8], width: u32, height: u32, options: &Options) -> Result<Vec<u8>, String> {
     let row_bytes = width as usize * 3;
-    if width == 0 || height == 0 || rgb.len() != row_bytes * height as usize {
+    if width == 0 || height == 0 || row_bytes.checked_mul(height as usize) != Some(rgb.len()) {
         return Err(format!(
             "jpegli: {} bytes of pixels for {width}×{height} RGB",
             rgb.len()
