@@ -36,7 +36,7 @@ pub struct Options {
     pub distance: f32,
     /// 4:2:0 rather than 4:4:4.
     pub subsample_chroma: bool,
-    /// 0: sequential (baseline, or extended with 16-bit tables at very high distances); 1 and 2:
+    /// 0: sequential (marked extended, SOF1, as jpegli does without force_baseline); 1 and 2:
     /// progressive, with more scans at 2.
     pub progressive_level: u8,
     /// Huffman tables fitted to the image (a second pass over the coefficients).
