@@ -81,8 +81,7 @@ impl Encoder {
     }
 }
 
-/// The candidates; the first is the yardstick, `CALIBRATED` the one the quality mapping is
-/// fitted to, the last the pipeline's own.
+/// The candidates; the first is the yardstick, the last the pipeline's own.
 fn candidates() -> Vec<Candidate> {
     let jpegli = |label, subsample_chroma, progressive_level, adaptive_quantization| Candidate {
         label,
@@ -122,9 +121,21 @@ fn candidates() -> Vec<Candidate> {
     ]
 }
 
-/// The candidate whose distances calibrate the pipeline's quality mapping: the pipeline's
-/// settings at jpegli's own quality → distance mapping.
-const CALIBRATED: usize = 3;
+/// The candidate whose distances calibrate the pipeline's quality mapping, if it is measured:
+/// jpegli 4:4:4 with adaptive quantisation at its own quality → distance mapping, sequential
+/// (the pipeline's progressive scans carry the same coefficients, so they score the same).
+fn calibrated(candidates: &[Candidate]) -> Option<usize> {
+    candidates.iter().position(|c| {
+        matches!(
+            c.encoder,
+            Encoder::Jpegli {
+                subsample_chroma: false,
+                progressive_level: 0,
+                adaptive_quantization: true,
+            }
+        )
+    })
+}
 
 /// One encode of one variant: its size, score and time.
 #[derive(Debug, Clone, Copy)]
@@ -170,7 +181,7 @@ fn main() -> ExitCode {
             .map(|(_, candidate)| candidate)
             .collect();
     }
-    let calibrated = if quick { None } else { Some(CALIBRATED) };
+    let calibrated = calibrated(&candidates);
     let pipeline = candidates.len() - 1;
     let new_ratios = || -> Ratios { vec![vec![Vec::new(); TARGETS.len()]; candidates.len()] };
     let mut ratios = new_ratios();
