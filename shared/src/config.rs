@@ -191,7 +191,9 @@ impl Default for Limits {
 /// byte the same (speed, logging, limits) do not bump it.
 /// 1: the path as of HEIF support, fingerprints and the mean perceptual hash.
 /// 2: JPEG variants from jpegli (4:4:4, its own quantisation, qualities mapped to distances).
-pub const IMAGE_PATH_VERSION: u32 = 2;
+/// 3: their progressive scans without successive approximation (`encode::VARIANT_SCANS`), and
+///    JPEGs decoded at 3/8 scale where that is enough.
+pub const IMAGE_PATH_VERSION: u32 = 3;
 
 /// Everything the image path needs: what to make and what to refuse.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -27,6 +27,7 @@ use std::time::Instant;
 
 use imgpipe::config::PipelineConfig;
 use imgpipe::image::{encode_jpeg, encode_jpeg_with, finished_variants, jpegli, JpegSettings};
+use jpegli::Progression::{self, Level};
 
 use curve::{geometric_mean, Curve};
 
@@ -49,7 +50,7 @@ enum Encoder {
     /// jpegli at the distance its own mapping gives the quality (`jpegli::distance_for_quality`).
     Jpegli {
         subsample_chroma: bool,
-        progressive_level: u8,
+        progression: Progression,
         adaptive_quantization: bool,
     },
     /// What the pipeline writes for a spec with this quality (`imgpipe::image::encode_jpeg`).
@@ -62,7 +63,7 @@ impl Encoder {
             Encoder::Turbo(settings) => encode_jpeg_with(rgb, quality, settings(quality)),
             Encoder::Jpegli {
                 subsample_chroma,
-                progressive_level,
+                progression,
                 adaptive_quantization,
             } => jpegli::encode(
                 rgb.as_raw(),
@@ -71,7 +72,7 @@ impl Encoder {
                 &jpegli::Options {
                     distance: jpegli::distance_for_quality(quality),
                     subsample_chroma,
-                    progressive_level,
+                    progression,
                     optimize_coding: true,
                     adaptive_quantization,
                 },
@@ -83,11 +84,11 @@ impl Encoder {
 
 /// The candidates; the first is the yardstick, the last the pipeline's own.
 fn candidates() -> Vec<Candidate> {
-    let jpegli = |label, subsample_chroma, progressive_level, adaptive_quantization| Candidate {
+    let jpegli = |label, subsample_chroma, progression, adaptive_quantization| Candidate {
         label,
         encoder: Encoder::Jpegli {
             subsample_chroma,
-            progressive_level,
+            progression,
             adaptive_quantization,
         },
     };
@@ -104,16 +105,16 @@ fn candidates() -> Vec<Candidate> {
                 ..JpegSettings::baseline(q)
             }),
         },
-        jpegli("jpegli 4:2:0 sequential", true, 0, true),
-        jpegli("jpegli 4:4:4 sequential", false, 0, true),
+        jpegli("jpegli 4:2:0 sequential", true, Level(0), true),
+        jpegli("jpegli 4:4:4 sequential", false, Level(0), true),
         jpegli(
             "jpegli 4:4:4 sequential, no adaptive quantisation",
             false,
-            0,
+            Level(0),
             false,
         ),
-        jpegli("jpegli 4:4:4 progressive 1", false, 1, true),
-        jpegli("jpegli 4:4:4 progressive 2", false, 2, true),
+        jpegli("jpegli 4:4:4 progressive 1", false, Level(1), true),
+        jpegli("jpegli 4:4:4 progressive 2", false, Level(2), true),
         Candidate {
             label: "imgpipe (jpegli, its settings and quality mapping)",
             encoder: Encoder::Pipeline,
@@ -130,7 +131,7 @@ fn calibrated(candidates: &[Candidate]) -> Option<usize> {
             c.encoder,
             Encoder::Jpegli {
                 subsample_chroma: false,
-                progressive_level: 0,
+                progression: Level(0),
                 adaptive_quantization: true,
             }
         )

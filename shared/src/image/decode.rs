@@ -1,5 +1,5 @@
 //! Decoding, after the header has proven the image is within limits. JPEGs are decoded at reduced
-//! scale in the DCT (1/2, 1/4, 1/8) as far as the caller's `needed_fraction` allows, which skips
+//! scale in the DCT (1/8, 1/4, 3/8, 1/2) as far as the caller's `needed_fraction` allows, which skips
 //! most of the inverse transform, the colour conversion and the first resize.
 
 use std::io::Cursor;
@@ -286,8 +286,15 @@ impl From<turbojpeg::Error> for TurboFailure {
     }
 }
 
-/// Decodes with libjpeg-turbo at the smallest DCT scale (1/8, 1/4, 1/2 or full; the ones it has
-/// SIMD for) that still gives at least `fraction` of the stored size. Warnings are failures
+/// The DCT scales libjpeg-turbo decodes at below full size, smallest first. 3/8 sits in the gap
+/// where the next step up has 1.8 times the pixels: a 24 MP photo whose large variant needs a
+/// third of it decodes to 2250×1500 rather than 3000×2000. Measured on one: 9 MB less peak
+/// memory, and the same time (3/8 has no SIMD inverse transform, +5 ms, and the resize does
+/// less, −4 ms). Above 1/2 the odd eighths would only trade decode time for resize time.
+const DCT_SCALES: [(usize, usize); 4] = [(1, 8), (1, 4), (3, 8), (1, 2)];
+
+/// Decodes with libjpeg-turbo at the smallest DCT scale (`DCT_SCALES`, or full) that still gives
+/// at least `fraction` of the stored size. Warnings are failures
 /// here: libjpeg-turbo warns about truncated or damaged data and carries on, filling in grey.
 fn turbojpeg_decode(
     bytes: &[u8],
@@ -302,11 +309,11 @@ fn turbojpeg_decode(
     if read_size != (Ok(stored_size.0), Ok(stored_size.1)) {
         return Err(TurboFailure::Other);
     }
-    let denominator = [8_usize, 4, 2]
+    let (numerator, denominator) = DCT_SCALES
         .into_iter()
-        .find(|&d| 1.0 / d as f64 >= fraction)
-        .unwrap_or(1);
-    let scale = turbojpeg::ScalingFactor::new(1, denominator);
+        .find(|&(n, d)| n as f64 / d as f64 >= fraction)
+        .unwrap_or((1, 1));
+    let scale = turbojpeg::ScalingFactor::new(numerator, denominator);
     decompressor.set_scaling_factor(scale)?;
     decompressor.set_scan_limit(MAX_PROGRESSIVE_SCANS)?;
     let scaled = header.scaled(scale);

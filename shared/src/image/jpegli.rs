@@ -36,13 +36,61 @@ pub struct Options {
     pub distance: f32,
     /// 4:2:0 rather than 4:4:4.
     pub subsample_chroma: bool,
-    /// 0: sequential (marked extended, SOF1, as jpegli does without force_baseline); 1 and 2:
-    /// progressive, with more scans at 2.
-    pub progressive_level: u8,
+    /// Sequential or progressive, and with which scans.
+    pub progression: Progression,
     /// Huffman tables fitted to the image (a second pass over the coefficients).
     pub optimize_coding: bool,
     /// Per-block quantisation scaled by local contrast (jpegli's default).
     pub adaptive_quantization: bool,
+}
+
+/// The order the coefficients are written in.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Progression {
+    /// jpegli's own scripts: 0 is sequential (marked extended, SOF1, as jpegli does without
+    /// force_baseline); 1 and 2 progressive, with successive approximation (more scans at 2).
+    Level(u8),
+    /// These scans, in this order (progressive).
+    Scans(&'static [Scan]),
+}
+
+/// One scan of a progressive JPEG: coefficients `first..=last` of these components, from bit
+/// `low_bit` up (`high_bit` 0), or refining bit `low_bit` after a scan down to `high_bit`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Scan {
+    pub components: &'static [u8],
+    pub first: u8,
+    pub last: u8,
+    pub high_bit: u8,
+    pub low_bit: u8,
+}
+
+impl Scan {
+    /// A band of coefficients of `components`, all their bits at once.
+    pub const fn band(components: &'static [u8], first: u8, last: u8) -> Scan {
+        Scan {
+            components,
+            first,
+            last,
+            high_bit: 0,
+            low_bit: 0,
+        }
+    }
+
+    fn to_ffi(self) -> ffi::jpegli_scan_info {
+        let mut component_index = [0; 4];
+        for (slot, &c) in component_index.iter_mut().zip(self.components) {
+            *slot = c_int::from(c);
+        }
+        ffi::jpegli_scan_info {
+            comps_in_scan: self.components.len() as c_int,
+            component_index,
+            Ss: c_int::from(self.first),
+            Se: c_int::from(self.last),
+            Ah: c_int::from(self.high_bit),
+            Al: c_int::from(self.low_bit),
+        }
+    }
 }
 
 /// jpegli's own mapping from a libjpeg-style quality (1–100) to a distance.
@@ -82,6 +130,8 @@ struct Session {
     /// jpegli's output buffer (malloc'd by its memory destination) and its size, both written
     /// by jpegli through the pointers `jpegli_mem_dest` was given: boxed for the same reason.
     out: Box<(*mut c_uchar, c_ulong)>,
+    /// The scan script `cinfo.scan_info` points into, if one was given.
+    scans: Vec<ffi::jpegli_scan_info>,
 }
 
 impl Drop for Session {
@@ -110,6 +160,7 @@ unsafe fn encode_unguarded(
         cinfo: Box::new(mem::zeroed()),
         out: Box::new((std::ptr::null_mut(), 0)),
         _err: err,
+        scans: Vec::new(),
     };
     session.cinfo.common.err = &mut *session._err;
     ffi::jpegli_CreateCompress(
@@ -133,7 +184,15 @@ unsafe fn encode_unguarded(
     }
     cinfo.optimize_coding = c_int::from(options.optimize_coding);
     jpegli_enable_adaptive_quantization(cinfo, c_int::from(options.adaptive_quantization));
-    jpegli_set_progressive_level(cinfo, c_int::from(options.progressive_level));
+    match options.progression {
+        Progression::Level(level) => jpegli_set_progressive_level(cinfo, c_int::from(level)),
+        Progression::Scans(scans) => {
+            // jpegli validates the script in start_compress and errors (unwinds) on a bad one.
+            session.scans = scans.iter().map(|scan| scan.to_ffi()).collect();
+            cinfo.scan_info = session.scans.as_ptr();
+            cinfo.num_scans = session.scans.len() as c_int;
+        }
+    }
     let (buffer, size) = &mut *session.out;
     ffi::jpegli_mem_dest(cinfo, buffer, size);
     ffi::jpegli_start_compress(cinfo, 1);
@@ -182,7 +241,7 @@ mod tests {
         let options = Options {
             distance: distance_for_quality(80),
             subsample_chroma: true,
-            progressive_level: 1,
+            progression: Progression::Level(1),
             optimize_coding: true,
             adaptive_quantization: true,
         };
@@ -198,7 +257,7 @@ mod tests {
         let options = Options {
             distance: 1.0,
             subsample_chroma: false,
-            progressive_level: 0,
+            progression: Progression::Level(0),
             optimize_coding: false,
             adaptive_quantization: true,
         };
@@ -207,6 +266,37 @@ mod tests {
         let wide = encode(&vec![0; 70_000 * 3], 70_000, 1, &options);
         let message = wide.expect_err("refused");
         assert!(message.starts_with("jpegli: "), "{message}");
+    }
+
+    #[test]
+    fn a_scan_script_is_followed_and_an_incomplete_one_refused() {
+        const ALL_AT_ONCE: &[Scan] = &[
+            Scan::band(&[0, 1, 2], 0, 0),
+            Scan::band(&[0], 1, 63),
+            Scan::band(&[1], 1, 63),
+            Scan::band(&[2], 1, 63),
+        ];
+        let options = |scans| Options {
+            distance: 1.0,
+            subsample_chroma: false,
+            progression: Progression::Scans(scans),
+            optimize_coding: true,
+            adaptive_quantization: true,
+        };
+        let jpeg = encode(&gradient(67, 45), 67, 45, &options(ALL_AT_ONCE)).expect("encodes");
+        let marker = |code: u8| jpeg.windows(2).filter(|w| w == &[0xFF, code]).count();
+        assert_eq!(marker(0xC2), 1, "a progressive frame");
+        assert_eq!(
+            marker(0xDA),
+            ALL_AT_ONCE.len(),
+            "one start-of-scan per scan"
+        );
+        let decoded = image::load_from_memory(&jpeg).expect("decodes").to_rgb8();
+        assert_eq!(decoded.dimensions(), (67, 45));
+        // Cb and Cr's AC coefficients are never written: jpegli refuses the script.
+        let message =
+            encode(&gradient(8, 8), 8, 8, &options(&ALL_AT_ONCE[..2])).expect_err("refused");
+        assert!(message.contains("Incomplete scan"), "{message}");
     }
 
     #[test]
