@@ -60,9 +60,11 @@ fn run_case(case: &str) -> Outcome {
         "{case}: child failed\n{stdout}\n{}",
         String::from_utf8_lossy(&output.stderr)
     );
+    // Not always at the start of its line: on one core libtest runs tests one at a time and
+    // prints "test hostile_case_child ... " before the test's own output.
     let line = stdout
         .lines()
-        .find_map(|l| l.strip_prefix("OUTCOME "))
+        .find_map(|l| l.split_once("OUTCOME ").map(|(_, outcome)| outcome))
         .unwrap_or_else(|| panic!("{case}: no outcome in\n{stdout}"));
     let v: Value = serde_json::from_str(line).expect("outcome JSON");
     // Shown with --nocapture: the measured growth, for the record.

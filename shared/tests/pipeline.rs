@@ -413,6 +413,23 @@ fn cascaded_variants_look_like_direct_resizes_of_the_full_decode() {
     }
 }
 
+/// The decode is released once every variant left has a step to be resized from; a crop that
+/// needs more than any step holds keeps it, and comes out as it does on its own.
+#[test]
+fn a_crop_sharper_than_every_step_is_made_from_the_decode() {
+    let square = "sq:1000x1000:cover:jpeg:82";
+    let photo = "large/42_IndexError.jpg";
+    let both = processed(photo, &format!("l:1600x1600:inside:jpeg:82,{square}"));
+    let alone = processed(photo, square);
+    assert_eq!(both.variants.len(), 2);
+    let (sq, direct) = (&both.variants[1], &alone.variants[0]);
+    assert_eq!((sq.width, sq.height), (1000, 1000));
+    assert!(
+        sq.data == direct.data,
+        "the square differs from the same spec alone"
+    );
+}
+
 /// Lanczos3 to `width`×`height` from the full-resolution pixels: what the variant would be
 /// with no shortcut (no scaled decode, no cascade) before JPEG encoding.
 fn lanczos3_reference(full: &image::RgbImage, width: u32, height: u32) -> image::RgbImage {

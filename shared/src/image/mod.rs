@@ -18,6 +18,7 @@ mod sniff;
 mod tiff_header;
 mod tiff_planar;
 
+use std::borrow::Cow;
 use std::time::Instant;
 
 use fast_image_resize::Resizer;
@@ -170,6 +171,9 @@ fn process_with(
         .map(|d| (working_pixels(d.image), d.stored_size, d.colour, d.upright))
     });
     let (source, stored_size, colour_source, upright_by_decoder) = decoded?;
+    // Released as soon as no variant left needs it (see below): the decode is the biggest
+    // buffer there is, and the largest variant's encode the hungriest step.
+    let mut source = Some(source);
     // The pixels are upright already; the EXIF orientation, which iPhones write to agree with
     // `irot`, must not be applied a second time. The record keeps what the decoder applied.
     let mut applied_orientation = exif.orientation;
@@ -179,9 +183,9 @@ fn process_with(
         }
         applied_orientation = upright.orientation;
     }
-    let with_alpha = matches!(source, DynamicImage::ImageRgba8(_));
+    let with_alpha = matches!(source, Some(DynamicImage::ImageRgba8(_)));
     let translucent = match &source {
-        DynamicImage::ImageRgba8(pixels) => pixels.pixels().any(|p| p[3] != u8::MAX),
+        Some(DynamicImage::ImageRgba8(pixels)) => pixels.pixels().any(|p| p[3] != u8::MAX),
         _ => false,
     };
     let colour = ColourConversion::for_source(colour_source.as_ref(), with_alpha);
@@ -192,32 +196,68 @@ fn process_with(
     // Full-frame results so far (stored orientation, before colour): later, smaller variants
     // are resized from them instead of from the full decode (a cascade).
     let mut steps: Vec<DynamicImage> = Vec::new();
-    for index in largest_first(&config.variants) {
-        let spec = &config.variants[index];
+    let plan_for = |spec: &VariantSpec| {
         let plan = geometry::plan(spec, width, height);
-        let plan = if transposed { plan.transposed() } else { plan };
+        if transposed {
+            plan.transposed()
+        } else {
+            plan
+        }
+    };
+    let finishing_changes_pixels = colour.converts() || orientation != Orientation::NoTransforms;
+    let order = largest_first(&config.variants);
+    for (position, &index) in order.iter().enumerate() {
+        let spec = &config.variants[index];
+        let plan = plan_for(spec);
         let encode_failed = |detail: String| Rejection::Encode {
             variant: spec.name.clone(),
             detail,
         };
         let step = cascade_source(&steps, stored_size.0, &plan);
-        let from = step.map_or(&source, |i| &steps[i]);
+        let from = match step {
+            Some(i) => &steps[i],
+            None => source
+                .as_ref()
+                .ok_or_else(|| encode_failed("the decode was released too early".to_owned()))?,
+        };
         let scaled_plan = plan.rescaled(stored_size, from.dimensions());
-        let mut variant = timed(&mut timings.resize_ms, || {
+        let resized = timed(&mut timings.resize_ms, || {
             resize::resize(&mut resizer, from, &scaled_plan, translucent)
         })
         .map_err(encode_failed)?;
-        if plan.is_full_frame(stored_size.0, stored_size.1) {
-            steps.push(variant.clone());
+        // Steps are kept as resized (stored orientation, before colour). When finishing would
+        // change nothing, the variant is its step, not a copy of it.
+        let full_frame = plan.is_full_frame(stored_size.0, stored_size.1);
+        let mut variant = if full_frame && !finishing_changes_pixels {
+            steps.push(resized);
+            Cow::Borrowed(&steps[steps.len() - 1])
+        } else {
+            if full_frame {
+                steps.push(resized.clone());
+            }
+            Cow::Owned(resized)
+        };
+        // A step, once made, serves every later variant it is big enough for, so the decode
+        // can go when each one left has a step (and the fingerprint has one to start from).
+        let later = &order[position + 1..];
+        if !steps.is_empty()
+            && later.iter().all(|&i| {
+                cascade_source(&steps, stored_size.0, &plan_for(&config.variants[i])).is_some()
+            })
+        {
+            source = None;
         }
-        timed(&mut timings.colour_ms, || match &mut variant {
-            DynamicImage::ImageRgb8(pixels) => colour.apply(pixels),
-            DynamicImage::ImageRgba8(pixels) => colour.apply(pixels),
-            _ => {}
-        });
-        timed(&mut timings.orient_ms, || {
-            variant.apply_orientation(orientation)
-        });
+        if finishing_changes_pixels {
+            let variant = variant.to_mut();
+            timed(&mut timings.colour_ms, || match variant {
+                DynamicImage::ImageRgb8(pixels) => colour.apply(pixels),
+                DynamicImage::ImageRgba8(pixels) => colour.apply(pixels),
+                _ => {}
+            });
+            timed(&mut timings.orient_ms, || {
+                variant.apply_orientation(orientation)
+            });
+        }
         let data =
             timed(&mut timings.encode_ms, || encode(&variant, spec)).map_err(encode_failed)?;
         variants[index] = Some(EncodedVariant {
@@ -231,8 +271,14 @@ fn process_with(
     let variants: Vec<EncodedVariant> = variants.into_iter().flatten().collect();
     // From the smallest full-frame step (the steps shrink in order), else the decode itself
     // (when every variant is a crop), finished like a variant: sRGB, upright.
+    let from = steps
+        .last()
+        .or(source.as_ref())
+        .ok_or_else(|| Rejection::Encode {
+            variant: "fingerprint".to_owned(),
+            detail: "the decode was released with no step to start from".to_owned(),
+        })?;
     let (working_copy, fingerprints) = timed(&mut timings.fingerprint_ms, || {
-        let from = steps.last().unwrap_or(&source);
         let copy = fingerprint::working_copy(from, |copy| {
             match copy {
                 DynamicImage::ImageRgb8(pixels) => colour.apply(pixels),
