@@ -4,11 +4,13 @@
 # 12 MP HEIC and a 12 MP AVIF made here and on a real iPhone HEIC. sharp comes from npm and pyvips,
 # Pillow and pillow-heif from PyPI into bench/.peers (git-ignored); libvips itself from Debian
 # (apt, when it is missing). Prints two tables, then the functions' init time, then the quality
-# table of JPEG encoders (bench/quality); nothing here is a test.
+# table of JPEG encoders (bench/quality); nothing here is a test. REPS runs per process (7),
+# ROUNDS rounds of every tool (3).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 peers="$root/bench/.peers"
 reps="${REPS:-7}"
+rounds="${ROUNDS:-3}"
 corpus="${CORPUS:-$root/../shared/corpus/exif-samples/jpg}"
 pin=(taskset -c 0)
 command -v taskset >/dev/null || pin=()
@@ -75,38 +77,58 @@ row = lines[0]; row["peak_rss_mb"] = lines[-1]["peak_rss_mb"]; row["tool"] = "im
 print(json.dumps(row))'
 }
 
+# Every tool runs on every file once per round, the rounds one after another, and each table
+# cell is the median of the rounds' medians: on a shared machine a slow minute then lands on
+# every tool in turn rather than on one of them alone.
 results="$peers/results.jsonl"
-: > "$results"
-for f in "${inputs[@]}"; do
-  echo "measuring $(basename "$f") ..."
-  # One process per file, so that each peak RSS belongs to that file alone.
-  imgpipe_row "$f" >> "$results"
-  for mode in per-variant decode-once; do
-    (cd "$peers" && "${pin[@]}" node sharp-bench.mjs "$f" "$reps" "$mode") \
-      | python3 -c 'import json,sys; r=json.loads(sys.stdin.read()); r["tool"]="sharp "+r["mode"]; print(json.dumps(r))' >> "$results"
-  done
-  "${pin[@]}" "$peers/venv/bin/python" "$root/bench/vips-bench.py" "$f" "$reps" \
-    | python3 -c 'import json,sys; r=json.loads(sys.stdin.read()); r["tool"]="vips"; print(json.dumps(r))' >> "$results"
-done
-# HEIC and AVIF: imgpipe and Pillow + pillow-heif (HEIC) / Pillow's AVIF plugin (AVIF; the peer
-# says which library decoded). sharp and Debian's libvips are left out here.
 heif_results="$peers/results-heif.jsonl"
+: > "$results"
 : > "$heif_results"
-for f in "${heif_inputs[@]}"; do
-  echo "measuring $(basename "$f") ..."
-  imgpipe_row "$f" >> "$heif_results"
-  "${pin[@]}" "$peers/venv/bin/python" "$root/bench/heif-peer.py" "$f" "$reps" \
-    | python3 -c 'import json,sys; r=json.loads(sys.stdin.read()); r["tool"]="pillow"; print(json.dumps(r))' >> "$heif_results"
+for round in $(seq "$rounds"); do
+  for f in "${inputs[@]}"; do
+    echo "measuring $(basename "$f") (round $round of $rounds) ..."
+    # One process per file, so that each peak RSS belongs to that file alone.
+    imgpipe_row "$f" >> "$results"
+    for mode in per-variant decode-once; do
+      (cd "$peers" && "${pin[@]}" node sharp-bench.mjs "$f" "$reps" "$mode") \
+        | python3 -c 'import json,sys; r=json.loads(sys.stdin.read()); r["tool"]="sharp "+r["mode"]; print(json.dumps(r))' >> "$results"
+    done
+    "${pin[@]}" "$peers/venv/bin/python" "$root/bench/vips-bench.py" "$f" "$reps" \
+      | python3 -c 'import json,sys; r=json.loads(sys.stdin.read()); r["tool"]="vips"; print(json.dumps(r))' >> "$results"
+  done
+  # HEIC and AVIF: imgpipe and Pillow + pillow-heif (HEIC) / Pillow's AVIF plugin (AVIF; the
+  # peer says which library decoded). sharp and Debian's libvips are left out here.
+  for f in "${heif_inputs[@]}"; do
+    echo "measuring $(basename "$f") (round $round of $rounds) ..."
+    imgpipe_row "$f" >> "$heif_results"
+    "${pin[@]}" "$peers/venv/bin/python" "$root/bench/heif-peer.py" "$f" "$reps" \
+      | python3 -c 'import json,sys; r=json.loads(sys.stdin.read()); r["tool"]="pillow"; print(json.dumps(r))' >> "$heif_results"
+  done
 done
 
-python3 - "$results" "$heif_results" <<'PY'
-import json, os, sys
-rows = [json.loads(l) for l in open(sys.argv[1])]
-by_file = {}
-for r in rows:
-    by_file.setdefault(r["file"], {})[r["tool"]] = r
+python3 - "$results" "$heif_results" "$rounds" <<'PY'
+import json, os, statistics, sys
+
+def merged(rows):
+    """One row from a tool's rounds on a file: the median of each timing, the highest RSS."""
+    row = dict(rows[0])
+    for key, value in rows[0].items():
+        if key.endswith("_ms"):
+            row[key] = statistics.median(r[key] for r in rows)
+        elif key == "peak_rss_mb":
+            row[key] = max(r[key] for r in rows)
+    return row
+
+def by_file_and_tool(path):
+    grouped = {}
+    for r in (json.loads(l) for l in open(path)):
+        grouped.setdefault(r["file"], {}).setdefault(r["tool"], []).append(r)
+    return {f: {t: merged(rs) for t, rs in tools.items()} for f, tools in grouped.items()}
+
+by_file = by_file_and_tool(sys.argv[1])
+rounds = sys.argv[3]
 print()
-print(f"one core ({os.uname().machine}), median of the runs, 3 JPEG variants (1600/800 inside, 200 cover), orientation applied")
+print(f"one core ({os.uname().machine}), median of {rounds} rounds' medians, 3 JPEG variants (1600/800 inside, 200 cover), orientation applied")
 head = ["file", "MP", "imgpipe ms", "sharp ms", "ratio", "sharp decode-once ms", "ratio", "vips ms", "ratio",
         "imgpipe RSS MB", "sharp RSS MB", "vips RSS MB"]
 table = [head]
@@ -124,13 +146,11 @@ for n, r in enumerate(table):
 
 # HEIC/AVIF: decode ms is imgpipe's decode phase (median over the runs) and, for the peer, the
 # median of as many separate decode-only runs.
-by_file = {}
-for r in (json.loads(l) for l in open(sys.argv[2])):
-    by_file.setdefault(r["file"], {})[r["tool"]] = r
+by_file = by_file_and_tool(sys.argv[2])
 if by_file:
     print()
-    print("HEIC/AVIF, one core, median of the runs, the same 3 variants; peer: Pillow + pillow-heif (HEIC),"
-          " Pillow's AVIF plugin (AVIF)")
+    print(f"HEIC/AVIF, one core, median of {rounds} rounds' medians, the same 3 variants; peer: Pillow +"
+          " pillow-heif (HEIC), Pillow's AVIF plugin (AVIF)")
     head = ["file", "MP", "imgpipe ms", "imgpipe decode ms", "peer ms", "peer decode ms", "ratio",
             "imgpipe RSS MB", "peer RSS MB"]
     table = [head]
