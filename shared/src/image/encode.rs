@@ -107,7 +107,7 @@ pub fn encode_jpeg(rgb: &RgbImage, quality: u8) -> Result<Vec<u8>, String> {
 ///   libjpeg-turbo's baseline.
 /// - Huffman tables fitted to the image (jpegli's default).
 /// - Progressive, in `VARIANT_SCANS`: 3–6% fewer bytes at equal score than sequential on 800 px
-///   and larger variants and about 1.5% on a 200 px thumbnail, which a stored and re-sent
+///   and larger variants and 1.2–1.4% on a 200 px thumbnail, which a stored and re-sent
 ///   variant repays many times over; a browser also shows a progressive JPEG before it is whole.
 /// - The quality keeps its meaning through `distance_for_spec_quality`.
 pub fn jpeg_variant_options(quality: u8) -> jpegli::Options {
