@@ -2,7 +2,7 @@
 //! only sets a whole-number quality, which gives Cb and Cr one quantisation table between them,
 //! and a fixed progression. `jpegli_set_distance` (a table per chroma channel, what jpegli is
 //! tuned for), `jpegli_set_progressive_level` and `jpegli_enable_adaptive_quantization` are in
-//! the same static library, declared here.
+//! the same static library, declared here; our own scan scripts go in as libjpeg's `scan_info`.
 //!
 //! libjpeg-style errors arrive through `error_exit`, which must not return: it unwinds, and the
 //! unwind is caught at `encode`'s edge, so a failure is an `Err` like any other. (jpegli is C++,
