@@ -173,3 +173,96 @@ fn flatten_onto_white(image: &DynamicImage) -> RgbImage {
     }
     rgb
 }
+
+#[cfg(test)]
+mod tests {
+    use image::{ImageFormat, Rgb};
+
+    use super::*;
+
+    /// Sizes at the edges of what jpegli handles in blocks and filters: one pixel, one row or
+    /// column, a block and a block plus one (partial blocks on both edges), long thin strips
+    /// (its adaptive quantisation looks at neighbouring pixels, of which these have few).
+    const EDGE_SIZES: &[(u32, u32)] = &[
+        (1, 1),
+        (1, 9),
+        (9, 1),
+        (2, 3),
+        (7, 7),
+        (8, 8),
+        (9, 9),
+        (15, 17),
+        (1, 2000),
+        (2000, 1),
+        (3, 1000),
+    ];
+
+    /// Every pixel different and unpredictable (a xorshift), so that every block has AC
+    /// coefficients in every band of `VARIANT_SCANS`, up to the image's last partial block.
+    fn noise(width: u32, height: u32) -> RgbImage {
+        let mut state = 0x9E37_79B9_u32 ^ (width << 16) ^ height;
+        RgbImage::from_fn(width, height, |_, _| {
+            let mut next = || {
+                state ^= state << 13;
+                state ^= state >> 17;
+                state ^= state << 5;
+                (state >> 24) as u8
+            };
+            Rgb([next(), next(), next()])
+        })
+    }
+
+    fn decode_both_ways(jpeg: &[u8]) -> (RgbImage, RgbImage) {
+        let by_image = image::load_from_memory_with_format(jpeg, ImageFormat::Jpeg)
+            .expect("zune-jpeg (through image) decodes it")
+            .to_rgb8();
+        let turbo = turbojpeg::decompress(jpeg, turbojpeg::PixelFormat::RGB)
+            .expect("libjpeg-turbo decodes it");
+        let by_turbo = RgbImage::from_raw(
+            turbo.width as u32,
+            turbo.height as u32,
+            turbo.pixels.clone(),
+        )
+        .filter(|_| turbo.pitch == turbo.width * 3)
+        .expect("libjpeg-turbo's rows are packed");
+        (by_image, by_turbo)
+    }
+
+    #[test]
+    fn variants_of_edge_sizes_decode_to_their_size_in_two_decoders() {
+        for &(width, height) in EDGE_SIZES {
+            for quality in [1, 50, 82, 100] {
+                let jpeg = encode(
+                    &DynamicImage::ImageRgb8(noise(width, height)),
+                    OutputFormat::Jpeg,
+                    quality,
+                )
+                .unwrap_or_else(|e| panic!("{width}x{height} at {quality}: {e}"));
+                let (by_image, by_turbo) = decode_both_ways(&jpeg);
+                assert_eq!(by_image.dimensions(), (width, height), "at {quality}");
+                assert_eq!(by_turbo.dimensions(), (width, height), "at {quality}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_flat_colour_of_edge_size_keeps_its_colour() {
+        let colour = Rgb([200, 80, 30]);
+        for &(width, height) in EDGE_SIZES {
+            for quality in [50, 82, 100] {
+                let flat = RgbImage::from_pixel(width, height, colour);
+                let jpeg = encode(&DynamicImage::ImageRgb8(flat), OutputFormat::Jpeg, quality)
+                    .unwrap_or_else(|e| panic!("{width}x{height} at {quality}: {e}"));
+                let (by_image, by_turbo) = decode_both_ways(&jpeg);
+                for decoded in [by_image, by_turbo] {
+                    let worst = decoded
+                        .pixels()
+                        .flat_map(|p| (0..3).map(move |c| p[c].abs_diff(colour[c])))
+                        .max()
+                        .unwrap_or(u8::MAX);
+                    assert!(worst <= 4, "{width}x{height} at {quality}: off by {worst}");
+                }
+            }
+        }
+    }
+}
