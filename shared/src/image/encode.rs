@@ -218,13 +218,13 @@ mod tests {
             .to_rgb8();
         let turbo = turbojpeg::decompress(jpeg, turbojpeg::PixelFormat::RGB)
             .expect("libjpeg-turbo decodes it");
-        let by_turbo = RgbImage::from_raw(
-            turbo.width as u32,
-            turbo.height as u32,
-            turbo.pixels.clone(),
-        )
-        .filter(|_| turbo.pitch == turbo.width * 3)
-        .expect("libjpeg-turbo's rows are packed");
+        assert_eq!(
+            turbo.pitch,
+            turbo.width * 3,
+            "libjpeg-turbo's rows are packed"
+        );
+        let by_turbo = RgbImage::from_raw(turbo.width as u32, turbo.height as u32, turbo.pixels)
+            .expect("as many pixels as the size says");
         (by_image, by_turbo)
     }
 
