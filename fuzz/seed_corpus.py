@@ -149,9 +149,33 @@ def images(tmp: Path) -> dict:
     return found
 
 
+def encode_seeds() -> dict:
+    """Inputs of the `encode` target (fuzz/src/encode.rs): width, height, quality, flags, then
+    pixel bytes, which it repeats to fill the image. Sizes at block edges and thin strips, every
+    encoder, RGB and RGBA, flat and noisy pixels."""
+    noise = bytes((i * 2654435761 >> 13) & 0xFF for i in range(3000))
+    seeds = {}
+    for name, (width, height, quality, flags, pixels) in {
+        "1x1-q82-jpeg": (1, 1, 82, 0, b""),
+        "8x8-q1-jpeg": (8, 8, 1, 0, noise),
+        "9x9-q100-jpeg": (9, 9, 100, 0, noise),
+        "17x15-q50-jpeg-rgba": (17, 15, 50, 4, noise),
+        "300x2-q80-jpeg": (300, 2, 80, 0, noise),
+        "2x300-q80-jpeg": (2, 300, 80, 0, noise),
+        "512x512-q82-jpeg-flat": (512, 512, 82, 0, bytes([200, 80, 30])),
+        "64x48-q82-jpeg-gradient": (64, 48, 82, 0, bytes(range(256))),
+        "33x7-q70-webp": (33, 7, 70, 8, noise),
+        "33x7-q70-webp-rgba": (33, 7, 70, 12, noise),
+    }.items():
+        high = ((width - 1) >> 8) | (((height - 1) >> 8) << 1)
+        header = bytes([(width - 1) & 0xFF, (height - 1) & 0xFF, quality - 1, flags | high])
+        seeds[name] = header + pixels
+    return seeds
+
+
 def main() -> None:
     if CORPUS.exists():
-        for target in ("sniff_limits", "process", "exif", "event", "api_query"):
+        for target in ("sniff_limits", "process", "exif", "event", "api_query", "encode"):
             shutil.rmtree(CORPUS / target, ignore_errors=True)
     with tempfile.TemporaryDirectory() as tmp:
         for name, data in images(Path(tmp)).items():
@@ -168,6 +192,9 @@ def main() -> None:
         write("event", f"key{i}.txt", key.encode())
     write("event", "sequencer.txt", b"0055AED6DCD90281E5")
     write("event", "event-time.txt", b"2026-11-26T05:43:40.139Z")
+
+    for name, data in encode_seeds().items():
+        write("encode", name, data)
 
     for i, query in enumerate(QUERIES):
         write("api_query", f"query{i}.txt", query.encode())

@@ -4,6 +4,7 @@
 //! code under test misbehaves: a panic of its own, a codec panic, or a broken invariant.
 
 pub mod api;
+pub mod encode;
 pub mod event;
 pub mod exif;
 pub mod image;
@@ -12,9 +13,10 @@ pub mod image;
 pub type Check = fn(&[u8]);
 
 /// Every target, by the name of its `fuzz_targets/<name>.rs` and `corpus/<name>/`.
-pub const TARGETS: [(&str, Check); 5] = [
+pub const TARGETS: [(&str, Check); 6] = [
     ("sniff_limits", image::sniff_limits),
     ("process", image::process),
+    ("encode", encode::encode),
     ("exif", exif::read),
     ("event", event::parse),
     ("api_query", api::query),

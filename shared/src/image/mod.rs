@@ -4,7 +4,7 @@
 
 mod colour;
 mod decode;
-mod encode;
+pub mod encode;
 mod error;
 pub mod fingerprint;
 pub mod geometry;
