@@ -92,6 +92,19 @@ pub fn decode(
         }
     }
     let corrupt = |e: ImageError| to_rejection(format, e);
+    if format == Supported::Png {
+        let budget = HEADER_BUDGET_BYTES as usize;
+        if let Some((width, height)) = super::png16::is_row_decodable(bytes, budget) {
+            check_pixels(format, width, height, limits)?;
+            let png = super::png16::decode(bytes, budget).map_err(corrupt)?;
+            return Ok(Decoded {
+                image: png.image,
+                stored_size: (width, height),
+                colour: png.icc_profile.map(ColourSource::Icc),
+                upright: None,
+            });
+        }
+    }
     let mut reader = ImageReader::with_format(Cursor::new(bytes), image_format);
     let mut header_limits = image::Limits::default();
     header_limits.max_alloc = Some(HEADER_BUDGET_BYTES);

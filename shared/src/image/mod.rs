@@ -13,6 +13,7 @@ mod heif_memory;
 pub mod jpegli;
 mod orientation_transform;
 pub mod phash;
+mod png16;
 mod resize;
 mod sniff;
 mod tiff_header;
