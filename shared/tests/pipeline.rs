@@ -793,6 +793,65 @@ fn a_heif_too_big_for_the_functions_memory_is_refused_before_decoding() {
 }
 
 #[test]
+fn a_deep_tiff_or_png_too_big_for_the_functions_memory_is_refused_before_decoding() {
+    use image::{DynamicImage, ImageBuffer, ImageFormat, Rgba};
+    use std::io::Cursor;
+    const MIB: u64 = 1024 * 1024;
+    // The function keeps 64 MiB for itself and twice the upload; `room` is what is left.
+    let with_room = |bytes: &[u8], room: u64| PipelineConfig {
+        limits: Limits {
+            max_memory: Some(64 * MIB + 2 * bytes.len() as u64 + room),
+            ..Limits::default()
+        },
+        ..PipelineConfig::default()
+    };
+    let rgba16 = DynamicImage::ImageRgba16(ImageBuffer::from_fn(300, 200, |x, y| {
+        Rgba([x as u16 * 200, y as u16 * 300, 4660, 40000])
+    }));
+    let encoded = |format| {
+        let mut out = Vec::new();
+        rgba16
+            .write_to(&mut Cursor::new(&mut out), format)
+            .expect("encodes");
+        out
+    };
+    // Per pixel: a chunky 16-bit RGBA TIFF is held twice at 8 bytes, plus 2 of slack; a planar
+    // one once, then beside its 4-byte 8-bit copy; a 16-bit PNG only as 8-bit RGBA.
+    let cases = [
+        (
+            "chunky TIFF",
+            encoded(ImageFormat::Tiff),
+            "16-bit RGBA TIFF",
+            300 * 200 * 18,
+        ),
+        (
+            "planar TIFF",
+            fixture("tiff-planar/rgba16-lzw.tif"),
+            "16-bit RGBA TIFF",
+            97 * 61 * 14,
+        ),
+        (
+            "PNG",
+            encoded(ImageFormat::Png),
+            "16-bit PNG",
+            300 * 200 * 6,
+        ),
+    ];
+    for (what, bytes, words, needs) in cases {
+        let Err(refused) = process(&bytes, &with_room(&bytes, needs - 1)) else {
+            panic!("{what}: processed with a byte too little room");
+        };
+        assert_eq!(refused.code(), "over_memory", "{what}: {refused}");
+        let reason = refused.to_string();
+        for words in [words, "MiB to decode", "IMGPIPE_MAX_PIXELS"] {
+            assert!(reason.contains(words), "{what}: {reason}");
+        }
+        let taken = process(&bytes, &with_room(&bytes, needs));
+        assert!(taken.is_ok(), "{what}: {:?}", taken.err());
+    }
+}
+
+#[test]
 fn tiled_planar_tiffs_decode_instead_of_panicking() {
     for path in [
         "tiff-planar/rgb8.tif",

@@ -11,6 +11,7 @@ use zune_core::options::DecoderOptions;
 use zune_jpeg::JpegDecoder;
 
 use super::colour::ColourSource;
+use super::decode_memory::{refuse_over_memory, DecodeKind};
 use super::error::Rejection;
 use super::sniff::Supported;
 use crate::config::Limits;
@@ -86,6 +87,16 @@ pub fn decode(
         })?;
         // The tiff crate cannot join separate colour planes in tiles (it panics on them).
         if super::tiff_planar::is_planar(bytes) {
+            if let Some((width, height, channels, bits)) = super::tiff_planar::declared(bytes) {
+                // The planes are interleaved into one copy at their own depth.
+                let kind = DecodeKind {
+                    format,
+                    bits,
+                    channels,
+                    copies: 1,
+                };
+                check_decode_memory(kind, width, height, limits, bytes.len())?;
+            }
             if let Some(decoded) = decode_planar_tiff(bytes, limits)? {
                 return Ok(decoded);
             }
@@ -95,7 +106,21 @@ pub fn decode(
     if format == Supported::Png {
         let budget = HEADER_BUDGET_BYTES as usize;
         if let Some((width, height)) = super::png16::is_row_decodable(bytes, budget) {
-            check_pixels(format, width, height, limits)?;
+            let pixels = check_pixels(format, width, height, limits)?;
+            // Only the 8-bit image is held: at most RGBA (tRNS may add alpha to any PNG).
+            let held = DecodeKind {
+                format,
+                bits: 8,
+                channels: 4,
+                copies: 1,
+            };
+            refuse_over_memory(
+                || "16-bit PNG".to_owned(),
+                held.peak_bytes(pixels),
+                (width, height),
+                limits,
+                bytes.len(),
+            )?;
             let png = super::png16::decode(bytes, budget).map_err(corrupt)?;
             return Ok(Decoded {
                 image: png.image,
@@ -112,6 +137,17 @@ pub fn decode(
     let mut decoder = reader.into_decoder().map_err(corrupt)?;
     let (width, height) = decoder.dimensions();
     let pixels = check_pixels(format, width, height, limits)?;
+    let colour_type = decoder.color_type();
+    let channels = colour_type.channel_count();
+    let kind = DecodeKind {
+        format,
+        bits: u8::try_from(colour_type.bits_per_pixel() / u16::from(channels.max(1)))
+            .unwrap_or(u8::MAX),
+        channels,
+        // The tiff crate decodes into a buffer of its own, which `image` copies.
+        copies: if format == Supported::Tiff { 2 } else { 1 },
+    };
+    check_decode_memory(kind, width, height, limits, bytes.len())?;
     // Belt and braces: the decoder itself may not allocate beyond what the pixels need.
     let mut decoder_limits = image::Limits::default();
     decoder_limits.max_alloc = Some(pixels * MAX_BYTES_PER_PIXEL + DECODER_HEADROOM_BYTES);
@@ -125,6 +161,28 @@ pub fn decode(
         colour: icc_profile.map(ColourSource::Icc),
         upright: None,
     })
+}
+
+/// Refuses a decode of `kind` that would not fit in the process's memory (`decode_memory`).
+/// Images over the pixel limit are left to that check, whose reason says more.
+fn check_decode_memory(
+    kind: DecodeKind,
+    width: u32,
+    height: u32,
+    limits: &Limits,
+    input_len: usize,
+) -> Result<(), Rejection> {
+    let pixels = u64::from(width) * u64::from(height);
+    if pixels > limits.max_pixels {
+        return Ok(());
+    }
+    refuse_over_memory(
+        || kind.describe(),
+        kind.peak_bytes(pixels),
+        (width, height),
+        limits,
+        input_len,
+    )
 }
 
 /// Planar TIFFs (separate colour planes) are assembled by `tiff_planar`. `None` for a stripped

@@ -98,10 +98,6 @@ fn check_declared_size(
     super::decode::check_pixels(format, width, height, limits).map(|_| ())
 }
 
-/// Memory the process keeps for itself and other work during a decode: the runtime, the code,
-/// the variants being encoded.
-const RESERVED_MEMORY: u64 = 64 * 1024 * 1024;
-
 /// Refuses an image whose decode would need more memory than the process has (when it is
 /// known), by the kind of coding its header declares (see `heif_memory`).
 fn check_memory(
@@ -110,9 +106,9 @@ fn check_memory(
     limits: &Limits,
     input_len: usize,
 ) -> Result<(), Rejection> {
-    let Some(memory) = limits.max_memory else {
+    if limits.max_memory.is_none() {
         return Ok(());
-    };
+    }
     let chroma = match handle.preferred_decoding_colorspace() {
         Ok(ColorSpace::Monochrome) => Chroma::Monochrome,
         Ok(ColorSpace::YCbCr(CodedChroma::C420)) => Chroma::C420,
@@ -130,21 +126,13 @@ fn check_memory(
     let (width, height) = (side(handle.ispe_width()), side(handle.ispe_height()));
     let needed = kind.peak_bytes(u64::from(width) * u64::from(height));
     // The upload's bytes are held throughout, and libheif may keep a copy of them.
-    let input = u64::try_from(input_len)
-        .unwrap_or(u64::MAX)
-        .saturating_mul(2);
-    let available = memory.saturating_sub(RESERVED_MEMORY).saturating_sub(input);
-    if needed <= available {
-        return Ok(());
-    }
-    const MIB: u64 = 1024 * 1024;
-    Err(Rejection::OverMemory {
-        kind: kind.describe(),
-        width,
-        height,
-        needed_mib: needed.div_ceil(MIB),
-        available_mib: available / MIB,
-    })
+    super::decode_memory::refuse_over_memory(
+        || kind.describe(),
+        needed,
+        (width, height),
+        limits,
+        input_len,
+    )
 }
 
 /// The first Exif item's TIFF data. The item starts with a 4-byte big-endian offset to the TIFF

@@ -4,6 +4,7 @@
 
 mod colour;
 mod decode;
+mod decode_memory;
 pub mod encode;
 mod error;
 pub mod fingerprint;

@@ -234,11 +234,12 @@ mod tests {
         let bytes = png16(301, 67, png::ColorType::Rgba);
         for keep in [60, bytes.len() / 2, bytes.len() * 9 / 10] {
             let cut = &bytes[..keep];
-            let error = decode(cut, 1 << 20).err().expect("refused");
+            let Err(error) = decode(cut, 1 << 20) else {
+                panic!("cut at {keep}: decoded");
+            };
             // Refused by `image` too, and in its words.
             let theirs = image::load_from_memory_with_format(cut, ImageFormat::Png)
-                .err()
-                .expect("image refuses it too");
+                .expect_err("image refuses it too");
             assert_eq!(error.to_string(), theirs.to_string(), "cut at {keep}");
         }
     }

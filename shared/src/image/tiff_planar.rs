@@ -117,6 +117,20 @@ pub(super) fn decode(bytes: &[u8], max_pixels: u64) -> Result<PlanarImage, Plana
     Ok(PlanarImage { image, icc_profile })
 }
 
+/// The first image's width, height, samples a pixel and bits a sample, as its header declares
+/// them: `None` when it cannot be read or is not gray, RGB or RGBA.
+pub(super) fn declared(bytes: &[u8]) -> Option<(u32, u32, u8, u8)> {
+    let mut decoder = Decoder::new(Cursor::new(bytes)).ok()?.with_limits(limits());
+    let (width, height) = decoder.dimensions().ok()?;
+    let (channels, bits) = match decoder.colortype().ok()? {
+        ColorType::Gray(bits) => (1, bits),
+        ColorType::RGB(bits) => (3, bits),
+        ColorType::RGBA(bits) => (4, bits),
+        _ => return None,
+    };
+    Some((width, height, channels, bits))
+}
+
 fn limits() -> Limits {
     let mut limits = Limits::default();
     limits.decoding_buffer_size = CHUNK_BUDGET_BYTES;
