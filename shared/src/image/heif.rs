@@ -52,6 +52,12 @@ pub fn decode(bytes: &[u8], format: Supported, limits: &Limits) -> Result<HeifDe
     security.set_max_image_size_pixels(limits.max_pixels);
     security.set_max_memory_block_size(limits.max_pixels.saturating_mul(9));
     context.set_security_limits(&security).map_err(rejected)?;
+    // Tiles are decoded on this thread, not libheif's pool of four. A function has less than one
+    // vCPU at 1280 MB, so the pool bought no time; but each of its threads allocates from a
+    // glibc arena of its own, which kept the freed planes: peak RSS over seven runs was 227–262
+    // MB for a 12 MP HEIC and 147–172 MB for the iPhone grid with the pool, 108 and 87 without,
+    // in the same time and with the same pixels.
+    context.set_max_decoding_threads(0);
     context.read_bytes(bytes).map_err(rejected)?;
     let handle = context.primary_image_handle().map_err(rejected)?;
     check_declared_size(format, &handle, limits)?;
