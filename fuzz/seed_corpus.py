@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Seeds fuzz/corpus/<target>/ from fixtures/: small copies of the photos (downscaled, EXIF and
 ICC kept), the invalid inputs, the event JSONs, and query strings with cursors signed by the
-fuzz key. Re-run after changing a fixture; libFuzzer adds its own finds next to these seeds.
+fuzz key. Re-run after changing a fixture; it overwrites the seeds and keeps every other file,
+such as libFuzzer's finds next to them.
 
 Needs Debian's imagemagick (/usr/bin/convert) and exiftool. Run from anywhere:
     python3 fuzz/seed_corpus.py
@@ -11,7 +12,6 @@ import base64
 import hashlib
 import hmac
 import json
-import shutil
 import subprocess
 import tempfile
 from pathlib import Path
@@ -174,9 +174,9 @@ def encode_seeds() -> dict:
 
 
 def main() -> None:
-    if CORPUS.exists():
-        for target in ("sniff_limits", "process", "exif", "event", "api_query", "encode"):
-            shutil.rmtree(CORPUS / target, ignore_errors=True)
+    # Seeds are (re)written in place. Nothing is deleted: the inputs the fuzzers found (named by
+    # their SHA-1) and the regression inputs of fixed bugs live beside the seeds, and a seed that
+    # is no longer made is removed by hand.
     with tempfile.TemporaryDirectory() as tmp:
         for name, data in images(Path(tmp)).items():
             for target in ("sniff_limits", "process", "exif"):
