@@ -92,7 +92,9 @@ mod tests {
     }
 
     /// Peak RSS of `imgpipe process` (three default variants, one codec thread) on 12000x8300
-    /// files of each kind, made with pillow-heif (x265) and avifenc (aom), in MiB.
+    /// files of each kind, made with pillow-heif (x265) and avifenc (aom), in MiB. Measured while
+    /// libheif still decoded grid tiles in its own threads (`heif.rs` now decodes them on the
+    /// calling thread, about half the peak on 8–12 MP HEICs), so the real peaks are lower still.
     #[test]
     fn the_estimate_covers_every_measured_peak_without_doubling_it() {
         use Chroma::{C420, C444};
@@ -142,14 +144,7 @@ mod tests {
         ];
         for (kind, peak_mib, what) in measured_mib {
             let estimate_mib = kind.peak_bytes(12000 * 8300) as f64 / MIB;
-            assert!(
-                estimate_mib >= peak_mib,
-                "{what}: estimated {estimate_mib:.0} MiB, measured {peak_mib} MiB"
-            );
-            assert!(
-                estimate_mib <= peak_mib * 1.6,
-                "{what}: estimated {estimate_mib:.0} MiB, far over the measured {peak_mib} MiB"
-            );
+            crate::image::decode_memory::assert_covers(estimate_mib, peak_mib, what);
         }
     }
 
