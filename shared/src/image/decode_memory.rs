@@ -36,11 +36,10 @@ impl DecodeKind {
     pub fn peak_bytes(&self, pixels: u64) -> u64 {
         let decoded = u64::from(self.channels) * u64::from(self.bits).div_ceil(8);
         let working: u64 = if self.channels % 2 == 0 { 4 } else { 3 };
-        let converting = if decoded == working {
-            0
-        } else {
-            decoded + working
-        };
+        // Only 8-bit RGB and RGBA are the working layout already; gray with alpha at 16 bits
+        // has RGBA's size but is still copied.
+        let is_working = self.bits == 8 && (self.channels == 3 || self.channels == 4);
+        let converting = if is_working { 0 } else { decoded + working };
         let per_pixel = (u64::from(self.copies) * decoded).max(converting) + 2;
         pixels.saturating_mul(per_pixel)
     }
@@ -194,6 +193,23 @@ mod tests {
             kind(Supported::Tiff, 16, 3, 2).describe(),
             "16-bit RGB TIFF"
         );
+    }
+
+    #[test]
+    fn every_decoded_layout_counts_its_copy_to_8_bit_rgb_or_rgba() {
+        use Supported::Png;
+        // Per pixel, with the 2 bytes of slack: the decode, plus the 8-bit copy unless it is one.
+        for (bits, channels, per_pixel) in [
+            (8, 3, 3 + 2),
+            (8, 4, 4 + 2),
+            (8, 1, 1 + 3 + 2),
+            (8, 2, 2 + 4 + 2),
+            (16, 2, 4 + 4 + 2),
+            (16, 4, 8 + 4 + 2),
+        ] {
+            let kind = kind(Png, bits, channels, 1);
+            assert_eq!(kind.peak_bytes(1), per_pixel, "{}", kind.describe());
+        }
     }
 
     #[test]

@@ -45,6 +45,10 @@ pub fn decode(bytes: &[u8], header_budget: usize) -> Result<Png8, ImageError> {
     decoder.set_transformations(png::Transformations::EXPAND);
     let mut reader = decoder.read_info().map_err(from_png)?;
     let (width, height) = reader.info().size();
+    // (The caller refuses these first; rows of no bytes could not be split below.)
+    if width == 0 || height == 0 {
+        return Err(parameter("the header declares no pixels"));
+    }
     let icc_profile = reader.info().icc_profile.as_ref().map(|p| p.to_vec());
     let (colour, depth) = reader.output_color_type();
     if depth != png::BitDepth::Sixteen {

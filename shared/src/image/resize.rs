@@ -110,8 +110,9 @@ fn resize_in_bands<P: PixelTrait>(
         let options = ResizeOptions::new().resize_alg(ResizeAlg::Convolution(FilterType::Lanczos3));
         if translucent && banded {
             // What fast_image_resize does with `use_alpha`, on the rows this band's filter
-            // reaches: premultiply, resize, divide. Only the window's top moves the crop, by
-            // whole rows; the window ends where the image does, so edges clamp as before.
+            // reaches: premultiply, resize, divide. The window holds every row the filter
+            // reaches (and one more below), or stops at the image's edge, where the filter
+            // clamps as before; its top moves the crop by whole rows.
             let reach = LANCZOS3_SUPPORT * row_scale.max(1.0);
             // Float to integer casts saturate, and both ends are clamped to the image.
             let first = ((top - reach).floor().max(0.0) as u32).min(source.height());
